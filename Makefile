@@ -1,0 +1,37 @@
+# `make test` and `make demo` each set up .venv on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test test-legacy-keras demo bench clean
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[cpu,test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+# The legacy-Keras interop tests need tf-keras and TF_USE_LEGACY_KERAS=1 in
+# their own process, so the default run keeps Keras 3.
+LEGACY_VENV ?= .venv-legacy-keras
+LEGACY_STAMP := $(LEGACY_VENV)/.installed
+
+$(LEGACY_STAMP): setup.py
+	$(PYTHON) -m venv $(LEGACY_VENV)
+	$(LEGACY_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[cpu,test,legacy-keras]'
+	touch $(LEGACY_STAMP)
+
+test-legacy-keras: $(LEGACY_STAMP)
+	TF_USE_LEGACY_KERAS=1 $(LEGACY_VENV)/bin/python -m pytest -q -m legacy_keras tests
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_layers.py
+
+clean:
+	rm -rf $(VENV) $(LEGACY_VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""Ports of Theano-era libraries onto TF1 graphs."""

@@ -1,0 +1,37 @@
+"""Shared pytest fixtures: every test runs in a fresh TF1 graph."""
+import os
+import zlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+tf.disable_eager_execution()
+
+
+@pytest.fixture
+def graph():
+    """A fresh default graph, so variable and scope names start from zero."""
+    with tf.Graph().as_default() as g:
+        yield g
+
+
+@pytest.fixture
+def rng(request):
+    """A NumPy generator seeded from the test's name: fresh data per test,
+    repeatable across runs."""
+    seed = zlib.crc32(request.node.nodeid.encode())
+    return np.random.default_rng(seed)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Legacy-Keras tests run only in their own process with
+    TF_USE_LEGACY_KERAS=1 (see `make test-legacy-keras`)."""
+    if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs TF_USE_LEGACY_KERAS=1 and tf-keras")
+    for item in items:
+        if "legacy_keras" in item.keywords:
+            item.add_marker(skip)
