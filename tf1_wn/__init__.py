@@ -1,1 +1,32 @@
-"""tf1-wn."""
+"""tf1-wn: weight normalization and weight standardization for TF1 graphs.
+
+Import TensorFlow's v1 API as usual (``import tensorflow.compat.v1 as tf``),
+build in graph mode, and use:
+
+* functional layers `dense`, `nin`, `conv1d`, `conv2d`, `conv3d`,
+  `conv2d_transpose`, `depthwise_conv2d` (tf_slim ``arg_scope``-able);
+* the same as objects: `WeightNormDense`, `WeightNormConv1D/2D/3D`,
+  `WeightNormConv2DTranspose`, `WeightNormDepthwiseConv2D`;
+* data-dependent init: build with ``init=True``, then run `init_op()` once;
+* `sync_ema` for Polyak averaging after init.
+"""
+from tf1_wn._tf import tf as _tf  # noqa: F401  (fails early without TF)
+from tf1_wn.data_init import INIT_OPS, init_op, sync_ema
+from tf1_wn.layers import (conv1d, conv2d, conv2d_transpose, conv3d, dense,
+                           depthwise_conv2d, nin)
+from tf1_wn.modules import (WeightNormConv1D, WeightNormConv2D,
+                            WeightNormConv2DTranspose, WeightNormConv3D,
+                            WeightNormDense, WeightNormDepthwiseConv2D)
+from tf1_wn.normalization import DATA_INIT_EPS, DEFAULT_EPS
+from tf1_wn.version import __version__
+
+__all__ = [
+    "INIT_OPS", "init_op", "sync_ema",
+    "dense", "nin", "conv1d", "conv2d", "conv3d", "conv2d_transpose",
+    "depthwise_conv2d",
+    "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D",
+    "WeightNormConv3D", "WeightNormConv2DTranspose",
+    "WeightNormDepthwiseConv2D",
+    "DEFAULT_EPS", "DATA_INIT_EPS",
+    "__version__",
+]

@@ -101,32 +101,38 @@ def channel_moments(t, channel_axis):
     return mean, variance
 
 
-def data_init_statistics(t, channel_axis, init_scale=1.0, eps=DATA_INIT_EPS):
+def data_init_statistics(t, channel_axis, init_scale=1.0, center=True,
+                         eps=DATA_INIT_EPS):
     """Gain and bias that give `t` per-channel mean 0 and std `init_scale`.
 
     `t` must be the pre-activation computed with the unit-norm kernel
     ``v / ||v||`` (no g, no bias), so the result does not depend on the
-    current values of g and bias.
+    current values of g and bias: running the init twice gives the same
+    values.
 
     Args:
       t: normalized pre-activation, rank >= 2.
       channel_axis: the channel axis of `t`.
       init_scale: target standard deviation.
+      center: whether a bias removes the mean; without one only the
+        standard deviation is set.
       eps: added to the variance (see `DATA_INIT_EPS`).
 
     Returns:
-      ``(g, bias, initialized)``: g and bias of shape ``[channels]`` in
-      float32 (float64 for float64 `t`), and ``initialized = g * t + bias``
-      in `t`'s dtype.
+      ``(g, bias, initialized)``: g and bias (None when not `center`) of
+      shape ``[channels]`` in float32 (float64 for float64 `t`), and
+      ``initialized = g * t + bias`` in `t`'s dtype.
     """
     mean, variance = channel_moments(t, channel_axis)
     g = init_scale * tf.rsqrt(variance + eps)
-    bias = -mean * g
     rank = t.shape.ndims
     shape = [1] * rank
     shape[channel_axis % rank] = -1
-    initialized = (_to_stats(t) * tf.reshape(g, shape)
-                   + tf.reshape(bias, shape))
+    initialized = _to_stats(t) * tf.reshape(g, shape)
+    bias = None
+    if center:
+        bias = -mean * g
+        initialized += tf.reshape(bias, shape)
     if initialized.dtype != t.dtype:
         initialized = tf.cast(initialized, t.dtype)
     return g, bias, initialized

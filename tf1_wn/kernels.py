@@ -1,0 +1,224 @@
+"""Kernel geometry: layouts, norm axes and the op that applies a kernel.
+
+One class per kind of layer.  A geometry object is built from validated
+configuration and knows
+
+* ``kernel_shape(in_channels)`` -- the layout of the plain TF kernel, which
+  ``v`` (weight norm) and ``kernel`` (weight standardization) keep;
+* ``reduce_axes`` -- the kernel axes a per-output-channel statistic sums
+  over (REFERENCE section 1);
+* ``out_channels(in_channels)`` and ``channel_axis`` of the output;
+* ``apply(inputs, kernel)`` -- the linear op, without bias.
+
+The weight-normalized and weight-standardized layers share these classes, so
+argument checking and shape rules are written once.
+"""
+from tf1_wn import validation
+from tf1_wn._tf import tf
+
+_CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+_CHANNELS_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+
+
+class Dense:
+    """``inputs @ kernel`` over the last axis of inputs of any rank >= 2."""
+
+    default_name = "dense"
+    channel_axis = -1
+
+    def __init__(self, units, name="dense"):
+        self.units = validation.positive_int("units", units)
+        self.default_name = name
+        self.reduce_axes = [0]
+
+    def check_inputs(self, inputs):
+        validation.check_rank("inputs", inputs, (2, None),
+                              "[batch, ..., features]")
+        return validation.static_channels("inputs", inputs, -1)
+
+    def kernel_shape(self, in_channels):
+        return [in_channels, self.units]
+
+    def out_channels(self, in_channels):
+        del in_channels
+        return self.units
+
+    def apply(self, inputs, kernel):
+        if inputs.shape.ndims == 2:
+            return tf.matmul(inputs, kernel)
+        return tf.tensordot(inputs, kernel, [[inputs.shape.ndims - 1], [0]])
+
+
+class _Spatial:
+    """Common configuration of the convolution kinds."""
+
+    def __init__(self, n_spatial, kernel_size, strides, padding, data_format,
+                 dilation_rate=1):
+        self.n_spatial = n_spatial
+        allowed = (_CHANNELS_LAST[n_spatial], _CHANNELS_FIRST[n_spatial])
+        self.data_format = validation.data_format(
+            "data_format", data_format, allowed)
+        self.channels_first = data_format == _CHANNELS_FIRST[n_spatial]
+        self.channel_axis = 1 if self.channels_first else -1
+        self.kernel_size = validation.int_tuple(
+            "kernel_size", kernel_size, n_spatial)
+        self.strides = validation.int_tuple("strides", strides, n_spatial)
+        self.dilation_rate = validation.int_tuple(
+            "dilation_rate", dilation_rate, n_spatial)
+        self.padding = validation.padding(
+            padding, n_spatial, self.channels_first)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"`strides` {strides!r} and `dilation_rate` "
+                f"{dilation_rate!r}: TensorFlow supports strides > 1 only "
+                "with dilation_rate 1.")
+
+    def check_inputs(self, inputs):
+        layout = "[batch, channels, *spatial]" if self.channels_first else \
+            "[batch, *spatial, channels]"
+        validation.check_rank("inputs", inputs, self.n_spatial + 2, layout)
+        return validation.static_channels("inputs", inputs, self.channel_axis)
+
+    def _spatial_dims(self, inputs):
+        start = 2 if self.channels_first else 1
+        return list(range(start, start + self.n_spatial))
+
+    def _strides_4d(self, inputs):
+        """Per-dimension strides in data_format order, as tf.nn ops take."""
+        strides = [1] * (self.n_spatial + 2)
+        for index, dim in enumerate(self._spatial_dims(inputs)):
+            strides[dim] = self.strides[index]
+        return strides
+
+    def _pad_explicitly(self, inputs):
+        """Applies explicit padding pairs with tf.pad, returns (x, 'VALID')."""
+        if isinstance(self.padding, str):
+            return inputs, self.padding
+        if not any(a or b for a, b in self.padding):
+            return inputs, "VALID"
+        pads = [[0, 0]] * (self.n_spatial + 2)
+        for dim, pair in zip(self._spatial_dims(inputs), self.padding):
+            pads[dim] = list(pair)
+        return tf.pad(inputs, pads), "VALID"
+
+
+class Conv(_Spatial):
+    """N-D convolution (cross-correlation), kernel ``[*k, in, out]``."""
+
+    def __init__(self, n_spatial, filters, kernel_size, strides=1,
+                 padding="SAME", dilation_rate=1, data_format=None,
+                 name=None):
+        super().__init__(n_spatial, kernel_size, strides, padding,
+                         data_format or _CHANNELS_LAST[n_spatial],
+                         dilation_rate)
+        self.filters = validation.positive_int("filters", filters)
+        self.default_name = name or f"conv{n_spatial}d"
+        self.reduce_axes = list(range(n_spatial + 1))
+
+    def kernel_shape(self, in_channels):
+        return list(self.kernel_size) + [in_channels, self.filters]
+
+    def out_channels(self, in_channels):
+        del in_channels
+        return self.filters
+
+    def apply(self, inputs, kernel):
+        inputs, padding = self._pad_explicitly(inputs)
+        return tf.nn.convolution(
+            inputs, kernel, padding=padding, strides=self.strides,
+            dilation_rate=self.dilation_rate, data_format=self.data_format)
+
+
+class ConvTranspose(_Spatial):
+    """2-D transposed convolution, kernel ``[kh, kw, out, in]``.
+
+    Output size follows Keras's Conv2DTranspose: ``H * s`` for SAME,
+    ``(H - 1) * s + k`` for VALID, ``(H - 1) * s + k - before - after`` for
+    explicit padding.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME",
+                 data_format="NHWC", name="conv2d_transpose"):
+        super().__init__(2, kernel_size, strides, padding, data_format)
+        self.filters = validation.positive_int("filters", filters)
+        self.default_name = name
+        self.reduce_axes = [0, 1, 3]
+
+    def kernel_shape(self, in_channels):
+        return list(self.kernel_size) + [self.filters, in_channels]
+
+    def out_channels(self, in_channels):
+        del in_channels
+        return self.filters
+
+    def _output_size(self, size, index):
+        stride, k = self.strides[index], self.kernel_size[index]
+        if self.padding == "SAME":
+            return size * stride
+        if self.padding == "VALID":
+            return (size - 1) * stride + k
+        before, after = self.padding[index]
+        return (size - 1) * stride + k - before - after
+
+    def apply(self, inputs, kernel):
+        dims = self._spatial_dims(inputs)
+        static = inputs.shape.as_list()
+        dynamic = tf.shape(inputs)
+        out_shape = [static[0] if static[0] is not None else dynamic[0]]
+        out_shape += [None] * 3
+        out_shape[self.channel_axis] = self.filters
+        for index, dim in enumerate(dims):
+            size = static[dim] if static[dim] is not None else dynamic[dim]
+            out_shape[dim] = self._output_size(size, index)
+        if all(isinstance(s, int) for s in out_shape):
+            output_shape = out_shape
+        else:
+            output_shape = tf.stack(out_shape)
+        if isinstance(self.padding, str):
+            padding = self.padding
+        else:
+            padding = [[0, 0]] * 4
+            for dim, pair in zip(dims, self.padding):
+                padding[dim] = list(pair)
+        outputs = tf.nn.conv2d_transpose(
+            inputs, kernel, output_shape, self._strides_4d(inputs),
+            padding=padding,
+            data_format=self.data_format)
+        if not isinstance(output_shape, list):
+            known = [s if isinstance(s, int) else None for s in out_shape]
+            outputs.set_shape(known)
+        return outputs
+
+
+class DepthwiseConv(_Spatial):
+    """Depthwise 2-D convolution, kernel ``[kh, kw, in, multiplier]``.
+
+    Output channel ``i * multiplier + m`` comes from input channel ``i``;
+    g and bias have ``in * multiplier`` entries in that order.
+    """
+
+    def __init__(self, kernel_size, depth_multiplier=1, strides=1,
+                 padding="SAME", dilation_rate=1, data_format="NHWC",
+                 name="depthwise_conv2d"):
+        super().__init__(2, kernel_size, strides, padding, data_format,
+                         dilation_rate)
+        self.depth_multiplier = validation.positive_int(
+            "depth_multiplier", depth_multiplier)
+        if self.strides[0] != self.strides[1]:
+            raise ValueError(
+                f"`strides` must be equal along height and width for "
+                f"depthwise_conv2d (a TensorFlow restriction), got {strides!r}.")
+        self.default_name = name
+        self.reduce_axes = [0, 1]
+
+    def kernel_shape(self, in_channels):
+        return list(self.kernel_size) + [in_channels, self.depth_multiplier]
+
+    def out_channels(self, in_channels):
+        return in_channels * self.depth_multiplier
+
+    def apply(self, inputs, kernel):
+        inputs, padding = self._pad_explicitly(inputs)
+        return tf.nn.depthwise_conv2d(
+            inputs, kernel, strides=self._strides_4d(inputs), padding=padding,
+            dilations=self.dilation_rate, data_format=self.data_format)
