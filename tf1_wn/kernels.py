@@ -79,27 +79,49 @@ class _Spatial:
         validation.check_rank("inputs", inputs, self.n_spatial + 2, layout)
         return validation.static_channels("inputs", inputs, self.channel_axis)
 
-    def _spatial_dims(self, inputs):
-        start = 2 if self.channels_first else 1
-        return list(range(start, start + self.n_spatial))
+    def apply(self, inputs, kernel):
+        """Applies the kernel; channels-first without a GPU is transposed.
 
-    def _strides_4d(self, inputs):
-        """Per-dimension strides in data_format order, as tf.nn ops take."""
-        strides = [1] * (self.n_spatial + 2)
-        for index, dim in enumerate(self._spatial_dims(inputs)):
-            strides[dim] = self.strides[index]
-        return strides
+        TensorFlow's CPU kernels compute some channels-first forward ops but
+        none of their gradients (and no channels-first depthwise conv), so
+        without a visible GPU the op runs channels-last between transposes.
+        """
+        if self.channels_first and not _gpu_visible():
+            n = self.n_spatial
+            to_last = [0] + list(range(2, n + 2)) + [1]
+            to_first = [0, n + 1] + list(range(1, n + 1))
+            outputs = self._apply(tf.transpose(inputs, to_last), kernel,
+                                  channels_first=False)
+            return tf.transpose(outputs, to_first)
+        return self._apply(inputs, kernel, self.channels_first)
 
-    def _pad_explicitly(self, inputs):
-        """Applies explicit padding pairs with tf.pad, returns (x, 'VALID')."""
+    def _layout(self, channels_first):
+        """(data_format string, spatial dims) of one layout."""
+        if channels_first:
+            return (_CHANNELS_FIRST[self.n_spatial],
+                    list(range(2, 2 + self.n_spatial)))
+        return (_CHANNELS_LAST[self.n_spatial],
+                list(range(1, 1 + self.n_spatial)))
+
+    def _per_dimension(self, values, channels_first, fill):
+        """Spreads per-spatial-dimension values over all input dimensions."""
+        full = [fill] * (self.n_spatial + 2)
+        for dim, value in zip(self._layout(channels_first)[1], values):
+            full[dim] = value
+        return full
+
+    def _pad_explicitly(self, inputs, channels_first):
+        """Applies explicit padding pairs with tf.pad; returns (x, padding)."""
         if isinstance(self.padding, str):
             return inputs, self.padding
-        if not any(a or b for a, b in self.padding):
-            return inputs, "VALID"
-        pads = [[0, 0]] * (self.n_spatial + 2)
-        for dim, pair in zip(self._spatial_dims(inputs), self.padding):
-            pads[dim] = list(pair)
-        return tf.pad(inputs, pads), "VALID"
+        if any(a or b for a, b in self.padding):
+            inputs = tf.pad(inputs, self._per_dimension(
+                [list(p) for p in self.padding], channels_first, [0, 0]))
+        return inputs, "VALID"
+
+
+def _gpu_visible():
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 class Conv(_Spatial):
@@ -122,11 +144,12 @@ class Conv(_Spatial):
         del in_channels
         return self.filters
 
-    def apply(self, inputs, kernel):
-        inputs, padding = self._pad_explicitly(inputs)
+    def _apply(self, inputs, kernel, channels_first):
+        inputs, padding = self._pad_explicitly(inputs, channels_first)
         return tf.nn.convolution(
             inputs, kernel, padding=padding, strides=self.strides,
-            dilation_rate=self.dilation_rate, data_format=self.data_format)
+            dilation_rate=self.dilation_rate,
+            data_format=self._layout(channels_first)[0])
 
 
 class ConvTranspose(_Spatial):
@@ -160,13 +183,13 @@ class ConvTranspose(_Spatial):
         before, after = self.padding[index]
         return (size - 1) * stride + k - before - after
 
-    def apply(self, inputs, kernel):
-        dims = self._spatial_dims(inputs)
+    def _apply(self, inputs, kernel, channels_first):
+        data_format, dims = self._layout(channels_first)
         static = inputs.shape.as_list()
         dynamic = tf.shape(inputs)
         out_shape = [static[0] if static[0] is not None else dynamic[0]]
         out_shape += [None] * 3
-        out_shape[self.channel_axis] = self.filters
+        out_shape[1 if channels_first else -1] = self.filters
         for index, dim in enumerate(dims):
             size = static[dim] if static[dim] is not None else dynamic[dim]
             out_shape[dim] = self._output_size(size, index)
@@ -174,19 +197,17 @@ class ConvTranspose(_Spatial):
             output_shape = out_shape
         else:
             output_shape = tf.stack(out_shape)
-        if isinstance(self.padding, str):
-            padding = self.padding
-        else:
-            padding = [[0, 0]] * 4
-            for dim, pair in zip(dims, self.padding):
-                padding[dim] = list(pair)
+        padding = self.padding
+        if not isinstance(padding, str):
+            padding = self._per_dimension([list(p) for p in padding],
+                                          channels_first, [0, 0])
         outputs = tf.nn.conv2d_transpose(
-            inputs, kernel, output_shape, self._strides_4d(inputs),
-            padding=padding,
-            data_format=self.data_format)
+            inputs, kernel, output_shape,
+            self._per_dimension(self.strides, channels_first, 1),
+            padding=padding, data_format=data_format)
         if not isinstance(output_shape, list):
-            known = [s if isinstance(s, int) else None for s in out_shape]
-            outputs.set_shape(known)
+            outputs.set_shape(
+                [s if isinstance(s, int) else None for s in out_shape])
         return outputs
 
 
@@ -217,8 +238,10 @@ class DepthwiseConv(_Spatial):
     def out_channels(self, in_channels):
         return in_channels * self.depth_multiplier
 
-    def apply(self, inputs, kernel):
-        inputs, padding = self._pad_explicitly(inputs)
+    def _apply(self, inputs, kernel, channels_first):
+        inputs, padding = self._pad_explicitly(inputs, channels_first)
         return tf.nn.depthwise_conv2d(
-            inputs, kernel, strides=self._strides_4d(inputs), padding=padding,
-            dilations=self.dilation_rate, data_format=self.data_format)
+            inputs, kernel,
+            strides=self._per_dimension(self.strides, channels_first, 1),
+            padding=padding, dilations=self.dilation_rate,
+            data_format=self._layout(channels_first)[0])

@@ -1,0 +1,128 @@
+"""Float64 NumPy reference implementations, written independently of tf1_wn.
+
+Convolutions are explicit loops over kernel offsets (each offset a strided
+slice of the padded input times one kernel tap); the transposed convolution
+scatters every input pixel through the kernel.  Nothing here calls
+TensorFlow.
+"""
+import numpy as np
+
+
+def same_padding(size, kernel, stride, dilation=1):
+    """TensorFlow's SAME padding (before, after) for one spatial dimension."""
+    out = -(-size // stride)
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def resolve_padding(padding, sizes, kernel, strides, dilation):
+    if padding == "VALID":
+        return [(0, 0)] * len(sizes)
+    if padding == "SAME":
+        return [same_padding(n, k, s, d)
+                for n, k, s, d in zip(sizes, kernel, strides, dilation)]
+    return [tuple(p) for p in padding]
+
+
+def weight_norm(v, g, reduce_axes, eps=0.0):
+    """g * v / sqrt(sum(v**2) + eps), g laid out over the kept axes."""
+    v = np.asarray(v, np.float64)
+    sum_sq = np.sum(v ** 2, axis=tuple(reduce_axes), keepdims=True)
+    return v / np.sqrt(sum_sq + eps) * np.reshape(g, sum_sq.shape)
+
+
+def dense(x, w):
+    return np.tensordot(x, w, axes=[[x.ndim - 1], [0]])
+
+
+def conv(x, w, strides, padding, dilation=None):
+    """Channels-last N-D cross-correlation; w is [*k, in, out]."""
+    n = x.ndim - 2
+    dilation = dilation or (1,) * n
+    kernel = w.shape[:n]
+    pads = resolve_padding(padding, x.shape[1:-1], kernel, strides, dilation)
+    xp = np.pad(x, [(0, 0)] + list(pads) + [(0, 0)])
+    out_sizes = [(xp.shape[1 + i] - (kernel[i] - 1) * dilation[i] - 1)
+                 // strides[i] + 1 for i in range(n)]
+    y = np.zeros([x.shape[0]] + out_sizes + [w.shape[-1]])
+    for offset in np.ndindex(*kernel):
+        index = [slice(None)]
+        for i in range(n):
+            start = offset[i] * dilation[i]
+            index.append(slice(start, start + (out_sizes[i] - 1) * strides[i]
+                               + 1, strides[i]))
+        index.append(slice(None))
+        y += np.tensordot(xp[tuple(index)], w[offset], axes=[[n + 1], [0]])
+    return y
+
+
+def conv2d_transpose(x, w, strides, padding):
+    """Channels-last transposed conv; w is [kh, kw, out, in].
+
+    Output size H*s for SAME, (H-1)*s+k for VALID, (H-1)*s+k-before-after
+    for explicit pairs (the adjoint of the matching forward conv).
+    """
+    batch, height, width, _ = x.shape
+    kh, kw, out_channels, _ = w.shape
+    full = np.zeros([batch, (height - 1) * strides[0] + kh + strides[0],
+                     (width - 1) * strides[1] + kw + strides[1],
+                     out_channels])
+    for i in range(height):
+        for j in range(width):
+            patch = np.einsum("bc,hwoc->bhwo", x[:, i, j, :], w)
+            r, c = i * strides[0], j * strides[1]
+            full[:, r:r + kh, c:c + kw, :] += patch
+    sizes, befores = [], []
+    for size, k, s, index in ((height, kh, strides[0], 0),
+                              (width, kw, strides[1], 1)):
+        if padding == "SAME":
+            out = size * s
+            before = same_padding(out, k, s)[0]
+        elif padding == "VALID":
+            out, before = (size - 1) * s + k, 0
+        else:
+            before, after = padding[index]
+            out = (size - 1) * s + k - before - after
+        sizes.append(out)
+        befores.append(before)
+    return full[:, befores[0]:befores[0] + sizes[0],
+                befores[1]:befores[1] + sizes[1], :]
+
+
+def depthwise_conv2d(x, w, strides, padding, dilation=(1, 1)):
+    """Channels-last depthwise conv; w is [kh, kw, in, mult]."""
+    kh, kw, channels, mult = w.shape
+    outputs = []
+    for c in range(channels):
+        outputs.append(conv(x[..., c:c + 1], w[:, :, c:c + 1, :], strides,
+                            padding, dilation))
+    return np.concatenate(outputs, axis=-1)  # channel c*mult + m
+
+
+def moments(t, channel_axis=-1):
+    axes = tuple(a for a in range(t.ndim) if a != channel_axis % t.ndim)
+    return t.mean(axis=axes), t.var(axis=axes)
+
+
+def weight_norm_gradients(v, g, reduce_axes, grad_w):
+    """Closed-form dL/dv, dL/dg from dL/dw (Salimans & Kingma, eq. 3)."""
+    norm = np.sqrt(np.sum(v ** 2, axis=tuple(reduce_axes), keepdims=True))
+    g_b = np.reshape(g, norm.shape)
+    grad_g = np.sum(grad_w * v, axis=tuple(reduce_axes), keepdims=True) / norm
+    grad_v = g_b / norm * (grad_w - grad_g / norm * v)
+    return grad_v, grad_g.reshape(np.shape(g))
+
+
+def numeric_gradient(f, x, step=1e-6):
+    """Central finite differences of scalar f at x (float64)."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        saved = x[index]
+        x[index] = saved + step
+        plus = f(x)
+        x[index] = saved - step
+        minus = f(x)
+        x[index] = saved
+        grad[index] = (plus - minus) / (2 * step)
+    return grad
