@@ -1,0 +1,362 @@
+"""Shared machinery of the weight-normalized recurrent cells.
+
+A cell is made of one or more *projections*: a weight-normalized input
+kernel ``Wx = g_x * v_x / ||v_x||``, a weight-normalized recurrent kernel
+``Wh = g_h * v_h / ||v_h||`` and a bias, under ``<cell scope>/<prefix>``.
+
+Speed: ``dynamic_rnn`` calls the cell inside a ``tf.while_loop``, where every
+op created runs once per time step.  The variables and the normalized
+kernels are therefore created on the cell's first call in a graph under
+``tf.init_scope()``, which leaves both a control-flow-v2 loop body (a
+FuncGraph, the TF2 default even in graph mode) and a v1 while context.  They
+run once per ``session.run``; the loop captures the kernels as loop
+invariants and its gradient sums theirs over the steps.
+"""
+import collections
+import weakref
+
+from tf1_wn import data_init as data_init_lib
+from tf1_wn import normalization
+from tf1_wn import validation
+from tf1_wn._tf import tf
+
+DEFAULT_KERNEL_STDDEV = 0.05
+
+#: The variables and normalized kernels of one projection.
+#: `kernel` is ``concat([Wx, Wh], 0)``, shape ``[input_depth + units, width]``,
+#: the layout of TF1's own cells.
+Projection = collections.namedtuple(
+    "Projection", ["input_v", "input_g", "recurrent_v", "recurrent_g", "bias",
+                   "kernel"])
+
+#: A projection's name prefix inside the cell scope ('' for none), its width
+#: (columns) and the default value of its bias.
+ProjectionSpec = collections.namedtuple(
+    "ProjectionSpec", ["prefix", "width", "bias_value"])
+
+_Built = collections.namedtuple(
+    "_Built", ["scope_name", "input_depth", "dtype", "projections"])
+
+
+def _check_activation(activation):
+    if activation is not None and not callable(activation):
+        raise TypeError(
+            f"`activation` must be a callable such as tf.tanh or None, got "
+            f"{activation!r}.")
+    return activation or tf.tanh
+
+
+class WeightNormCellBase:
+    """Base of the weight-normalized cells: RNNCell protocol, variables.
+
+    Subclasses define `_projection_specs()` and `_step(inputs, state,
+    projections)` and the `state_size`/`output_size` properties.
+    """
+
+    _default_name = "wn_cell"
+
+    def __init__(self, num_units, activation=None, kernel_initializer=None,
+                 recurrent_initializer=None, bias_initializer=None,
+                 trainable_g=True, eps=normalization.DEFAULT_EPS, name=None,
+                 dtype=None):
+        self._num_units = validation.positive_int("num_units", num_units)
+        self._activation = _check_activation(activation)
+        self._kernel_initializer = kernel_initializer
+        self._recurrent_initializer = recurrent_initializer
+        self._bias_initializer = bias_initializer
+        self._trainable_g = bool(trainable_g)
+        self._eps = validation.non_negative_number("eps", eps)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(
+                f"`name` must be a non-empty string or None, got {name!r}.")
+        self._name = name
+        self._dtype = None
+        if dtype is not None:
+            self._dtype = tf.as_dtype(dtype).base_dtype
+            if self._dtype not in (tf.float32, tf.float64):
+                raise TypeError(
+                    f"`dtype` must be float32 or float64, got "
+                    f"{self._dtype.name}.")
+        # One build per graph: a cell object can be used in several graphs.
+        self._built = weakref.WeakKeyDictionary()
+
+    # -- RNNCell protocol ---------------------------------------------------
+
+    @property
+    def num_units(self):
+        return self._num_units
+
+    @property
+    def name(self):
+        """The variable scope name given, or None for a default name."""
+        return self._name
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def zero_state(self, batch_size, dtype):
+        """Zero-filled state tensors in the structure of `state_size`.
+
+        Args:
+          batch_size: int or scalar int tensor.
+          dtype: the state dtype.
+
+        Returns:
+          A tensor, or a nested tuple of tensors, of shape
+          ``[batch_size, size]`` each.
+
+        Raises:
+          RuntimeError: in eager mode.
+        """
+        validation.assert_graph_mode(f"{type(self).__name__}.zero_state")
+        with tf.name_scope(f"{type(self).__name__}ZeroState"):
+            return tf.nest.map_structure(
+                lambda size: tf.zeros(
+                    tf.stack([batch_size, size]) if tf.is_tensor(batch_size)
+                    else [batch_size, size], dtype=dtype),
+                self.state_size)
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Keras-style alias of `zero_state` (used by some legacy wrappers)."""
+        if inputs is not None:
+            batch_size = tf.shape(inputs)[0]
+            dtype = dtype or inputs.dtype
+        return self.zero_state(batch_size, dtype or self._dtype or tf.float32)
+
+    def __call__(self, inputs, state, scope=None):
+        """Runs one step.
+
+        The first call in a graph creates the variables under the current
+        variable scope, in ``name`` (or a fresh ``wn_..._cell``,
+        ``wn_..._cell_1`` ... scope), or in `scope` when given; every later
+        call reuses them and `scope` is ignored.
+
+        Args:
+          inputs: ``[batch, input_depth]`` float tensor, input_depth static.
+          state: the state, structured as `state_size`.
+          scope: optional variable scope for the first call.
+
+        Returns:
+          ``(output, new_state)``.
+
+        Raises:
+          RuntimeError: in eager mode.
+          TypeError: non-float inputs, or a dtype other than the cell's.
+          ValueError: inputs not of rank 2, unknown input depth, or an input
+            depth different from the one the variables were built for.
+        """
+        validation.assert_graph_mode(type(self).__name__)
+        inputs = validation.check_float_tensor("inputs", inputs)
+        validation.check_rank("inputs", inputs, 2, "[batch, input_depth]")
+        built = self.build(inputs, scope=scope)
+        with tf.name_scope(built.scope_name.rsplit("/", 1)[-1]):
+            return self._step(inputs, state, built.projections)
+
+    # -- variables ----------------------------------------------------------
+
+    def build(self, inputs, scope=None):
+        """Creates the variables and the normalized kernels (once per graph).
+
+        Called automatically by `__call__` and `data_init`.
+
+        Args:
+          inputs: a tensor whose last axis is the input depth.
+          scope: optional variable scope (first build only).
+
+        Returns:
+          The build record, with `scope_name` and `projections` (a dict from
+          projection prefix to `Projection`).
+
+        Raises:
+          ValueError, TypeError: as `__call__`.
+        """
+        with tf.init_scope():
+            graph = tf.get_default_graph()
+        dtype = inputs.dtype.base_dtype
+        if dtype not in (tf.float32, tf.float64):
+            raise TypeError(
+                f"`inputs` of {type(self).__name__} must be float32 or "
+                f"float64, got {dtype.name} for {inputs.name}.")
+        input_depth = validation.static_channels("inputs", inputs, -1)
+        built = self._built.get(graph)
+        if built is not None:
+            if input_depth != built.input_depth:
+                raise ValueError(
+                    f"{type(self).__name__} {built.scope_name!r} was built "
+                    f"for input depth {built.input_depth}, got `inputs` of "
+                    f"shape {inputs.shape} for {inputs.name}.")
+            if dtype != built.dtype:
+                raise TypeError(
+                    f"{type(self).__name__} {built.scope_name!r} holds "
+                    f"{built.dtype.name} variables, got `inputs` of dtype "
+                    f"{dtype.name} for {inputs.name}.")
+            return built
+        if self._dtype is not None and dtype != self._dtype:
+            raise TypeError(
+                f"{type(self).__name__} was created with dtype="
+                f"{self._dtype.name}, got `inputs` of dtype {dtype.name} for "
+                f"{inputs.name}.")
+        # Outside any loop body or while/cond context: run once per run call.
+        with tf.init_scope():
+            if scope is not None:
+                var_scope = tf.variable_scope(scope, reuse=tf.AUTO_REUSE)
+            elif self._name is not None:
+                var_scope = tf.variable_scope(self._name, reuse=tf.AUTO_REUSE)
+            else:
+                var_scope = tf.variable_scope(
+                    None, default_name=self._default_name)
+            with var_scope as captured:
+                projections = {
+                    spec.prefix: self._make_projection(spec, input_depth,
+                                                       dtype)
+                    for spec in self._projection_specs()}
+        built = _Built(captured.name, input_depth, dtype, projections)
+        self._built[graph] = built
+        return built
+
+    def _make_projection(self, spec, input_depth, dtype):
+        n = self._num_units
+
+        def variables(prefix_scope):
+            with tf.variable_scope("input"):
+                input_v = tf.get_variable(
+                    "v", [input_depth, spec.width], dtype,
+                    initializer=self._kernel_initializer
+                    or tf.random_normal_initializer(0.0, DEFAULT_KERNEL_STDDEV))
+                input_g = tf.get_variable(
+                    "g", [spec.width], dtype, initializer=tf.ones_initializer(),
+                    trainable=self._trainable_g)
+            with tf.variable_scope("recurrent"):
+                recurrent_v = tf.get_variable(
+                    "v", [n, spec.width], dtype,
+                    initializer=self._recurrent_initializer
+                    or tf.random_normal_initializer(0.0, DEFAULT_KERNEL_STDDEV))
+                recurrent_g = tf.get_variable(
+                    "g", [spec.width], dtype, initializer=tf.ones_initializer(),
+                    trainable=self._trainable_g)
+            bias = tf.get_variable(
+                "bias", [spec.width], dtype,
+                initializer=self._bias_initializer
+                or tf.constant_initializer(spec.bias_value))
+            with tf.name_scope("normalized_kernel"):
+                kernel = tf.concat([
+                    normalization.normalize_weight(input_v, input_g, [0],
+                                                   self._eps),
+                    normalization.normalize_weight(recurrent_v, recurrent_g,
+                                                   [0], self._eps)], axis=0)
+            return Projection(input_v, input_g, recurrent_v, recurrent_g,
+                              bias, kernel)
+
+        if spec.prefix:
+            with tf.variable_scope(spec.prefix) as prefix_scope:
+                return variables(prefix_scope)
+        return variables(None)
+
+    @property
+    def variables(self):
+        """The cell's variables in the default graph (empty before a call)."""
+        with tf.init_scope():
+            built = self._built.get(tf.get_default_graph())
+        if built is None:
+            return []
+        return [var for proj in built.projections.values()
+                for var in (proj.input_v, proj.input_g, proj.recurrent_v,
+                            proj.recurrent_g, proj.bias)]
+
+    trainable_variables = property(
+        lambda self: [v for v in self.variables
+                      if any(v is t for t in tf.trainable_variables())])
+
+    # -- data-dependent init ------------------------------------------------
+
+    def data_init(self, inputs, sequence_length=None, init_scale=1.0,
+                  time_major=False):
+        """Data-dependent init of the input projections' g and bias.
+
+        Sets, for every projection, ``input/g`` and ``bias`` so that over
+        every valid (batch, time) position of `inputs` (positions at or
+        beyond `sequence_length` are ignored) each gate unit's input
+        projection ``x . v_x / ||v_x|| * g_x + bias`` has mean 0 and
+        population std `init_scale`.  The statistics come from ``v_x``
+        alone and the values are assigned outright, so running the op twice
+        (or after training) gives the same values; v is untouched.
+
+        The recurrent g is left as it is: the recurrent input depends on the
+        state, which is zero at the first step.  For the LSTM the
+        constructor's `forget_bias` is not a variable and is still added to
+        the forget gate after init.  For the GRU the gates' bias (1.0 by
+        default) is replaced like every other bias.
+
+        Args:
+          inputs: ``[batch, time, depth]`` (``[time, batch, depth]`` when
+            `time_major`) float tensor.
+          sequence_length: optional ``[batch]`` int tensor of valid lengths.
+          init_scale: target standard deviation.
+          time_major: layout of `inputs`.
+
+        Returns:
+          A `tf.Operation`, also added to `tf1_wn.INIT_OPS`.
+
+        Raises:
+          RuntimeError: in eager mode.
+          TypeError: non-float inputs.
+          ValueError: inputs not of rank 3, unknown depth, bad init_scale.
+        """
+        what = f"{type(self).__name__}.data_init"
+        validation.assert_graph_mode(what)
+        inputs = validation.check_float_tensor("inputs", inputs)
+        validation.check_rank(
+            "inputs", inputs, 3,
+            "[time, batch, depth]" if time_major else "[batch, time, depth]")
+        init_scale = validation.positive_number("init_scale", init_scale)
+        built = self.build(inputs)
+        with tf.name_scope(built.scope_name.rsplit("/", 1)[-1] + "_data_init"):
+            if time_major:
+                inputs = tf.transpose(inputs, [1, 0, 2])
+            depth = built.input_depth
+            if sequence_length is None:
+                valid = tf.reshape(inputs, [-1, depth])
+            else:
+                sequence_length = tf.convert_to_tensor(sequence_length)
+                if not sequence_length.dtype.is_integer:
+                    raise TypeError(
+                        f"`sequence_length` must be an integer tensor, got "
+                        f"{sequence_length.dtype.name} for "
+                        f"{sequence_length.name}.")
+                validation.check_rank("sequence_length", sequence_length, 1,
+                                      "[batch]")
+                mask = tf.sequence_mask(sequence_length, tf.shape(inputs)[1])
+                valid = tf.boolean_mask(inputs, mask)
+            assigns = []
+            for proj in built.projections.values():
+                unit_kernel = normalization.normalize_weight(
+                    proj.input_v, None, [0], self._eps)
+                t = tf.matmul(valid, unit_kernel)
+                g_value, bias_value, _ = normalization.data_init_statistics(
+                    t, 1, init_scale)
+                assigns.append(tf.assign(
+                    proj.input_g, tf.cast(g_value, proj.input_g.dtype)))
+                assigns.append(tf.assign(
+                    proj.bias, tf.cast(bias_value, proj.bias.dtype)))
+            op = tf.group(*assigns, name="data_init")
+        return data_init_lib.add_init_op(op)
+
+    # -- subclass interface -------------------------------------------------
+
+    def _projection_specs(self):
+        raise NotImplementedError
+
+    def _step(self, inputs, state, projections):
+        raise NotImplementedError
+
+    def _linear(self, projection, inputs, recurrent):
+        """``concat([x, h]) @ [Wx; Wh] + bias``, one matmul per step."""
+        return tf.nn.bias_add(
+            tf.matmul(tf.concat([inputs, recurrent], axis=1),
+                      projection.kernel),
+            projection.bias)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(num_units={self._num_units}, "
+                f"name={self._name!r})")
