@@ -1,0 +1,198 @@
+"""The ``tf1-wn`` command: inspect, convert and fold TF1 checkpoints.
+
+    tf1-wn inspect CKPT [--layout REGEX=KIND] [--json]
+    tf1-wn convert CKPT OUT [--include REGEX] [--exclude REGEX]
+                   [--layout REGEX=KIND] [--keep-slots] [--eps EPS]
+                   [--dry-run] [--force]
+    tf1-wn fold CKPT OUT [--include/--exclude/--layout/--keep-slots]
+                [--eps EPS] [--naming tf|slim] [--ws REGEX]
+                [--variant paper|paper_tf|bit|timm] [--dry-run] [--force]
+
+Exit status: 0 success, 1 a checkpoint/data error (message on stderr),
+2 a usage error.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import warnings
+
+PROG = "tf1-wn"
+
+
+def _regex(value):
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise argparse.ArgumentTypeError("bad regular expression %r: %s"
+                                         % (value, error))
+    return value
+
+
+def _layout(value):
+    from tf1_wn.kernel_layouts import HINT_KINDS
+    pattern, sep, kind = value.rpartition("=")
+    if not sep or not pattern:
+        raise argparse.ArgumentTypeError(
+            "%r is not of the form REGEX=KIND" % (value,))
+    if kind not in HINT_KINDS:
+        raise argparse.ArgumentTypeError(
+            "%r: unknown kind %r (choose from %s)"
+            % (value, kind, ", ".join(HINT_KINDS)))
+    _regex(pattern)
+    return value
+
+
+def _add_common(parser, outputs=True):
+    parser.add_argument("checkpoint", metavar="CKPT",
+                        help="checkpoint prefix, or a directory with a "
+                        "'checkpoint' state file")
+    if outputs:
+        parser.add_argument("output", metavar="OUT",
+                            help="output checkpoint prefix (or an existing "
+                            "directory: the input's file name is kept)")
+        parser.add_argument("--include", action="append", type=_regex,
+                            metavar="REGEX", help="only layers whose kernel "
+                            "(fold: v) name matches (re.search); repeatable")
+        parser.add_argument("--exclude", action="append", type=_regex,
+                            metavar="REGEX", help="leave matching layers "
+                            "unchanged; repeatable")
+        parser.add_argument("--keep-slots", action="store_true",
+                            help="keep optimizer slots of replaced variables "
+                            "under their old names (default: drop them)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="print the plan, write nothing")
+        parser.add_argument("--force", action="store_true",
+                            help="replace an existing output checkpoint")
+        parser.add_argument("-v", "--verbose", action="store_true",
+                            help="also list the variables copied unchanged")
+    parser.add_argument("--layout", action="append", type=_layout,
+                        metavar="REGEX=KIND",
+                        help="kernel kind for variables matching REGEX "
+                        "(e.g. 'up[0-9]+/=conv2d_transpose'); repeatable")
+
+
+def build_parser():
+    """The argparse parser of the ``tf1-wn`` command."""
+    from tf1_wn.kernel_layouts import WS_VARIANTS
+    from tf1_wn.version import __version__
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Weight-normalize TF1 checkpoints and fold "
+        "them back, keeping what the model computes.")
+    parser.add_argument("--version", action="version",
+                        version="%(prog)s " + __version__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    inspect = commands.add_parser(
+        "inspect", help="list variables grouped by layer")
+    _add_common(inspect, outputs=False)
+    inspect.add_argument("--ws", action="append", type=_regex,
+                         metavar="REGEX", help="mark matching kernels as "
+                         "weight-standardized")
+    inspect.add_argument("--json", action="store_true",
+                         help="print JSON instead of a table")
+
+    convert = commands.add_parser(
+        "convert", help="plain kernels -> v, g (outputs unchanged)")
+    _add_common(convert)
+    convert.add_argument("--eps", type=float, default=0.0,
+                         help="g = sqrt(sum(kernel**2) + EPS) (default 0)")
+
+    fold = commands.add_parser(
+        "fold", help="v, g (and WS kernels) -> plain kernels")
+    _add_common(fold)
+    fold.add_argument("--eps", type=float, default=None,
+                      help="eps the WN layers used (default 1e-12)")
+    fold.add_argument("--naming", choices=("tf", "slim"), default="tf",
+                      help="name folded variables kernel/bias (tf) or "
+                      "weights/biases (slim)")
+    fold.add_argument("--ws", action="append", type=_regex, metavar="REGEX",
+                      help="kernels that are weight-standardized without a "
+                      "gain variable")
+    fold.add_argument("--variant", choices=sorted(WS_VARIANTS),
+                      help="variant of the weight-standardized kernels")
+    return parser
+
+
+def _format_table(groups):
+    lines = []
+    for group in groups:
+        title = group.scope or "(top level)"
+        label = group.kind + (" [%s]" % group.layout if group.layout else "")
+        lines.append("%s  --  %s" % (title, label))
+        for entry in group.entries:
+            lines.append("    %-40s %-18s %-9s %s" % (
+                entry.name, entry.shape, entry.dtype, entry.role))
+    counts = {}
+    for group in groups:
+        counts[group.kind] = counts.get(group.kind, 0) + 1
+    lines.append("")
+    lines.append("%d variable(s) in %d group(s): %s" % (
+        sum(len(g.entries) for g in groups), len(groups),
+        ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items()))))
+    return "\n".join(lines)
+
+
+def _inspect(args, checkpoint):
+    groups = checkpoint.inspect_checkpoint(args.checkpoint,
+                                           layouts=args.layout, ws=args.ws)
+    if args.json:
+        print(json.dumps([{"scope": g.scope, "kind": g.kind,
+                           "layout": g.layout,
+                           "variables": [e._asdict() for e in g.entries]}
+                          for g in groups], indent=2))
+    else:
+        print(_format_table(groups))
+
+
+def _transform(args, checkpoint):
+    common = dict(include=args.include, exclude=args.exclude,
+                  layouts=args.layout, keep_slots=args.keep_slots,
+                  dry_run=args.dry_run, force=args.force)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", checkpoint.CheckpointWarning)
+        if args.command == "convert":
+            plan = checkpoint.convert_checkpoint(args.checkpoint, args.output,
+                                                 eps=args.eps, **common)
+        else:
+            eps = checkpoint.DEFAULT_EPS if args.eps is None else args.eps
+            plan = checkpoint.fold_checkpoint(
+                args.checkpoint, args.output, eps=eps, naming=args.naming,
+                ws=args.ws, ws_variant=args.variant, **common)
+    header = "%s %s -> %s%s" % (args.command, plan.input, plan.output,
+                                " (dry run, nothing written)"
+                                if args.dry_run else "")
+    print(header)
+    for line in plan.describe(verbose=args.verbose):
+        print("  " + line)
+    if not plan.changed:
+        print("  nothing to %s" % args.command)
+    if plan.written:
+        print("wrote " + ", ".join(plan.written))
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        from tf1_wn import checkpoint
+    except ImportError as error:
+        print("%s: error: %s" % (PROG, error), file=sys.stderr)
+        return 1
+    try:
+        if args.command == "inspect":
+            _inspect(args, checkpoint)
+        else:
+            _transform(args, checkpoint)
+    except (checkpoint.CheckpointError, OSError) as error:
+        print("%s: error: %s" % (PROG, error), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
