@@ -17,7 +17,10 @@ from tf1_wn.layers import (conv1d, conv2d, conv2d_transpose, conv3d, dense,
 from tf1_wn.modules import (WeightNormConv1D, WeightNormConv2D,
                             WeightNormConv2DTranspose, WeightNormConv3D,
                             WeightNormDense, WeightNormDepthwiseConv2D)
+from tf1_wn.multi_rnn import MultiRNNCell
 from tf1_wn.normalization import DATA_INIT_EPS, DEFAULT_EPS
+from tf1_wn.rnn_cells import (LSTMStateTuple, WeightNormGRUCell,
+                              WeightNormLSTMCell, WeightNormRNNCell)
 from tf1_wn.version import __version__
 
 __all__ = [
@@ -28,5 +31,7 @@ __all__ = [
     "WeightNormConv3D", "WeightNormConv2DTranspose",
     "WeightNormDepthwiseConv2D",
     "DEFAULT_EPS", "DATA_INIT_EPS",
+    "WeightNormRNNCell", "WeightNormGRUCell", "WeightNormLSTMCell",
+    "MultiRNNCell", "LSTMStateTuple",
     "__version__",
 ]

@@ -1,0 +1,155 @@
+"""`MultiRNNCell`: TF1's cell stacking without Keras.
+
+Under Keras 3 `tf.compat.v1.nn.rnn_cell.MultiRNNCell` raises; this class has
+TF1's semantics (state tuple of the cells' states, variable scopes
+``<scope>/cell_0``, ``<scope>/cell_1`` ...) and accepts any object following
+the RNNCell protocol.
+"""
+import weakref
+
+from tf1_wn import validation
+from tf1_wn._tf import tf
+
+
+def _check_cell(index, cell):
+    missing = [attr for attr in ("state_size", "output_size", "zero_state")
+               if not hasattr(cell, attr)]
+    if missing or not callable(cell):
+        what = ", ".join(missing) if missing else "__call__"
+        raise TypeError(
+            f"`cells[{index}]` must follow the RNNCell protocol (state_size, "
+            f"output_size, zero_state, __call__), got {cell!r} lacking "
+            f"{what}.")
+
+
+class MultiRNNCell:
+    """Stacks cells: the output of cell i is the input of cell i + 1.
+
+    Args:
+      cells: non-empty list of cells (tf1_wn cells or any RNNCell-like
+        object).  The same object twice shares its variables.
+      state_is_tuple: states as a tuple with one entry per cell (default);
+        if False, the cells' (non-nested) states are concatenated along
+        axis 1.
+      name: variable scope; default a fresh ``multi_rnn_cell`` scope under
+        the variable scope of the first call, as TF1.
+
+    Raises:
+      ValueError: empty `cells`; ``state_is_tuple=False`` with a cell whose
+        state is nested.
+      TypeError: `cells` not a list/tuple, or an entry not a cell.
+    """
+
+    def __init__(self, cells, state_is_tuple=True, name=None):
+        if not isinstance(cells, (list, tuple)):
+            raise TypeError(
+                f"`cells` must be a list or tuple of cells, got {cells!r}.")
+        if not cells:
+            raise ValueError("`cells` must contain at least one cell, got [].")
+        for index, cell in enumerate(cells):
+            _check_cell(index, cell)
+        self._cells = list(cells)
+        self._state_is_tuple = bool(state_is_tuple)
+        if not self._state_is_tuple:
+            nested = [i for i, c in enumerate(cells)
+                      if tf.nest.is_nested(c.state_size)]
+            if nested:
+                raise ValueError(
+                    f"`state_is_tuple=False` needs flat cell states, but "
+                    f"cells {nested} have nested state sizes "
+                    f"{[cells[i].state_size for i in nested]}: build them "
+                    "with state_is_tuple=False or keep state_is_tuple=True.")
+        self._name = name
+        self._scopes = weakref.WeakKeyDictionary()
+
+    @property
+    def cells(self):
+        return list(self._cells)
+
+    @property
+    def state_size(self):
+        if self._state_is_tuple:
+            return tuple(cell.state_size for cell in self._cells)
+        return sum(cell.state_size for cell in self._cells)
+
+    @property
+    def output_size(self):
+        return self._cells[-1].output_size
+
+    def zero_state(self, batch_size, dtype):
+        """The cells' zero states (a tuple, or concatenated).
+
+        Args:
+          batch_size: int or scalar int tensor.
+          dtype: the state dtype.
+
+        Returns:
+          A tuple with each cell's `zero_state`, or their concatenation.
+        """
+        validation.assert_graph_mode("MultiRNNCell.zero_state")
+        with tf.name_scope("MultiRNNCellZeroState"):
+            states = tuple(cell.zero_state(batch_size, dtype)
+                           for cell in self._cells)
+            if self._state_is_tuple:
+                return states
+            return tf.concat(states, axis=1)
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Keras-style alias of `zero_state`."""
+        if inputs is not None:
+            batch_size = tf.shape(inputs)[0]
+            dtype = dtype or inputs.dtype
+        return self.zero_state(batch_size, dtype or tf.float32)
+
+    def __call__(self, inputs, state, scope=None):
+        """Runs every cell in turn.
+
+        Args:
+          inputs: ``[batch, depth]`` tensor for the first cell.
+          state: tuple of the cells' states (or their concatenation).
+          scope: optional variable scope for the first call.
+
+        Returns:
+          ``(output of the last cell, new state)``.
+
+        Raises:
+          RuntimeError: in eager mode.
+          ValueError: `state` not a tuple of one state per cell.
+        """
+        validation.assert_graph_mode("MultiRNNCell")
+        if self._state_is_tuple and (
+                not isinstance(state, (list, tuple))
+                or len(state) != len(self._cells)):
+            raise ValueError(
+                f"`state` must be a tuple of {len(self._cells)} cell states, "
+                f"got {state!r}.")
+        with tf.init_scope():
+            graph = tf.get_default_graph()
+        captured = self._scopes.get(graph)
+        if captured is not None:
+            var_scope = tf.variable_scope(captured, reuse=True)
+        elif scope is not None or self._name is not None:
+            var_scope = tf.variable_scope(scope or self._name)
+        else:
+            var_scope = tf.variable_scope(None, default_name="multi_rnn_cell")
+        with var_scope as entered:
+            self._scopes.setdefault(graph, entered)
+            position = 0
+            current = inputs
+            new_states = []
+            for index, cell in enumerate(self._cells):
+                with tf.variable_scope(f"cell_{index}"):
+                    if self._state_is_tuple:
+                        cell_state = state[index]
+                    else:
+                        size = cell.state_size
+                        cell_state = state[:, position:position + size]
+                        position += size
+                    current, new_state = cell(current, cell_state)
+                    new_states.append(new_state)
+        if self._state_is_tuple:
+            return current, tuple(new_states)
+        return current, tf.concat(new_states, axis=1)
+
+    def __repr__(self):
+        return f"MultiRNNCell({self._cells!r})"
