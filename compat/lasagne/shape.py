@@ -48,15 +48,22 @@ class ReshapeLayer(Layer):
     def get_output_shape_for(self, input_shape):
         out = [input_shape[s[0]] if isinstance(s, (list, tuple)) else s
                for s in self.shape]
-        if any(s is None for s in input_shape):
+        # Sizes copied with [i] cancel out, so -1 can be inferred even when
+        # those sizes (e.g. the batch) are unknown.
+        referenced = {s[0] for s in self.shape if isinstance(s, (list, tuple))}
+        rest_in = [d for i, d in enumerate(input_shape) if i not in referenced]
+        rest_out = [s for s in self.shape if not isinstance(s, (list, tuple))]
+        if any(d is None for d in rest_in):
             return tuple(None if s == -1 else s for s in out)
-        total = int(np.prod(input_shape))
-        known = int(np.prod([s for s in out if s not in (-1, None)]))
-        if -1 in out:
+        total = int(np.prod(rest_in))
+        known = int(np.prod([s for s in rest_out if s != -1]))
+        if -1 in rest_out:
             if total % known:
                 raise ValueError("ReshapeLayer: cannot reshape %r to %r"
                                  % (input_shape, self.shape))
-            out[out.index(-1)] = total // known
+            out[[i for i, s in enumerate(self.shape)
+                 if not isinstance(s, (list, tuple)) and s == -1][0]] = (
+                     total // known)
         elif known != total:
             raise ValueError("ReshapeLayer: cannot reshape %r to %r"
                              % (input_shape, self.shape))
