@@ -11,7 +11,9 @@ re-derives a norm.  Conventions:
   and cast back, so the result has the kernel's dtype.
 * ``eps`` is added to the sum of squares inside the square root:
   ``w = g * v / sqrt(sum(v**2) + eps)``.  An all-zero column then gives a
-  zero weight and finite gradients instead of NaN.
+  zero weight and finite gradients instead of NaN.  (The gradient of such a
+  column is ``g / sqrt(eps) * dL/dw``; for float16 variables that can
+  exceed 65504: keep float32 master weights, e.g. with a custom getter.)
 """
 from tf1_wn._tf import tf
 
@@ -80,7 +82,9 @@ def normalize_weight(v, g, reduce_axes, eps=DEFAULT_EPS):
             g_stats = tf.reshape(g_stats, scale.shape)
         scale = scale * g_stats
     if scale.dtype != v.dtype:
-        scale = tf.cast(scale, v.dtype)
+        # Multiply in float32: g / ||v|| of a tiny or zero column (up to
+        # g * 1e6) overflows float16 before the product with v shrinks it.
+        return tf.cast(_to_stats(v) * scale, v.dtype)
     return v * scale
 
 
