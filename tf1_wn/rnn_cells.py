@@ -167,7 +167,8 @@ class WeightNormLSTMCell(WeightNormCellBase):
             c, h = tf.split(state, 2, axis=1)
         i, j, f, o = tf.split(
             self._linear(projections[""], inputs, h), 4, axis=1)
-        forget = f + tf.cast(self._forget_bias, f.dtype) \
+        # tf.constant, not tf.cast: casting 0.7 would round it to float32.
+        forget = f + tf.constant(self._forget_bias, f.dtype) \
             if self._forget_bias else f
         new_c = tf.sigmoid(forget) * c + tf.sigmoid(i) * self._activation(j)
         new_h = self._activation(new_c) * tf.sigmoid(o)
