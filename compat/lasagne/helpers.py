@@ -1,6 +1,5 @@
 """Network-level functions (Lasagne's ``layers/helper.py``): traversal,
 building outputs, parameter lists and values, init updates."""
-import collections
 
 import numpy as np
 
