@@ -1,0 +1,257 @@
+"""The weight-standardization math (Qiao et al. 2019), in one place.
+
+``w_hat = (w - mean(w)) / std(w)`` per output channel, over every other axis
+of the kernel (`reduce_axes`, as in `tf1_wn.kernels`), optionally times a
+per-channel gain.  Published models depend on the exact variant
+(REFERENCE section 4):
+
+=============  ==========  ==============================
+variant        variance    eps
+=============  ==========  ==============================
+``'paper'``    unbiased    ``std + 1e-5`` (outside sqrt)
+``'paper_tf'`` biased      ``std + 1e-5``
+``'bit'``      biased      ``sqrt(var + 1e-10)``
+``'timm'``     biased      ``sqrt(var + 1e-6)``
+=============  ==========  ==============================
+
+Implementation notes:
+
+* Statistics are computed in float32 for float16/bfloat16 kernels (and in
+  float64 for float64 ones); the result has the kernel's dtype.
+* The mean and variance take two reductions over the kernel, the variance
+  over the centred kernel that the output needs anyway: as few full-size
+  ops as a sum/sum-of-squares pass, without its cancellation.
+* The gradient is written in closed form (`tf.custom_gradient`): five
+  full-size elementwise ops and two reductions instead of the dozen ops
+  autodiff emits (Tile, Neg, AddN, ...).
+  Per-op overhead, not FLOPs, is what weight standardization costs.
+* A constant kernel channel has zero variance.  With eps inside the sqrt
+  (``'bit'``, ``'timm'``) everything is finite by construction.  With eps
+  outside (``'paper'``, ``'paper_tf'``) the forward is finite (the channel
+  standardizes to 0) and the gradient term through ``std = sqrt(var)``,
+  whose derivative is infinite at 0, is taken as 0 there (the limit of the
+  exact gradient's term ``w_hat * sum(G * w_hat) / std``, which vanishes as
+  ``w_hat`` does); PyTorch's ``Tensor.std`` gives NaN there (WS issue #1).
+"""
+import collections
+import numbers
+
+from tf1_wn._tf import tf
+
+#: ``variant -> (eps, eps_placement, unbiased)``.
+VARIANTS = {
+    "paper": (1e-5, "std", True),
+    "paper_tf": (1e-5, "std", False),
+    "bit": (1e-10, "var", False),
+    "timm": (1e-6, "var", False),
+}
+
+EPS_PLACEMENTS = ("std", "var")
+
+#: A resolved weight-standardization configuration.
+StandardizationConfig = collections.namedtuple(
+    "StandardizationConfig", ["eps", "eps_placement", "unbiased"])
+
+_LOW_PRECISION = (tf.float16, tf.bfloat16)
+
+
+def resolve_variant(variant="paper", eps=None, eps_placement=None,
+                    unbiased=None):
+    """Combines a named variant with explicit overrides.
+
+    Args:
+      variant: one of ``'paper'``, ``'paper_tf'``, ``'bit'``, ``'timm'``, or
+        None to give all of `eps`, `eps_placement` and `unbiased`.
+      eps: positive float; overrides the variant's.
+      eps_placement: ``'std'`` (``(w - mean) / (std + eps)``) or ``'var'``
+        (``(w - mean) / sqrt(var + eps)``); overrides the variant's.
+      unbiased: bool, divide the variance by ``n - 1`` instead of ``n``;
+        overrides the variant's.
+
+    Returns:
+      A `StandardizationConfig`.
+
+    Raises:
+      ValueError: for an unknown variant or placement, a non-positive or
+        non-finite eps, a non-bool unbiased, or ``variant=None`` without all
+        three explicit values.
+    """
+    if variant is None:
+        missing = [name for name, value in (
+            ("eps", eps), ("eps_placement", eps_placement),
+            ("unbiased", unbiased)) if value is None]
+        if missing:
+            raise ValueError(
+                "`variant=None` needs explicit eps, eps_placement and "
+                f"unbiased; missing: {', '.join(missing)}.")
+        defaults = (None, None, None)
+    else:
+        if not isinstance(variant, str) or variant not in VARIANTS:
+            raise ValueError(
+                f"`variant` must be one of "
+                f"{', '.join(repr(v) for v in VARIANTS)} or None, got "
+                f"{variant!r}.")
+        defaults = VARIANTS[variant]
+    if eps is None:
+        eps = defaults[0]
+    elif (isinstance(eps, bool) or not isinstance(eps, numbers.Real)
+          or not 0 < eps < float("inf")):
+        raise ValueError(
+            f"`eps` must be a positive finite number, got {eps!r} (eps = 0 "
+            "would turn a constant kernel channel into NaN).")
+    if eps_placement is None:
+        eps_placement = defaults[1]
+    elif eps_placement not in EPS_PLACEMENTS:
+        raise ValueError(
+            f"`eps_placement` must be 'std' ((w - mean) / (std + eps)) or "
+            f"'var' ((w - mean) / sqrt(var + eps)), got {eps_placement!r}.")
+    if unbiased is None:
+        unbiased = defaults[2]
+    elif not isinstance(unbiased, bool):
+        raise ValueError(
+            f"`unbiased` must be True or False, got {unbiased!r}.")
+    return StandardizationConfig(float(eps), eps_placement, unbiased)
+
+
+def _reduced_size(shape, reduce_axes):
+    size = 1
+    for axis in reduce_axes:
+        size *= shape[axis]
+    return size
+
+
+def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
+                       eps=None, eps_placement=None, unbiased=None):
+    """The weight-standardized kernel ``gain * (w - mean) / std``.
+
+    Args:
+      kernel: float tensor (any float dtype) with a fully known shape.
+      reduce_axes: the axes the statistics run over; the others are the
+        output-channel axes (conv ``[0..rank-2]``, transposed conv
+        ``[0, 1, 3]``, depthwise ``[0, 1]``).
+      gain: None, or a per-output-channel gain whose size is the product of
+        the non-reduced axes (e.g. ``in * multiplier`` for depthwise).
+      variant, eps, eps_placement, unbiased: see `resolve_variant`, or pass a
+        `StandardizationConfig` as `variant`.
+
+    Returns:
+      A tensor with the shape and dtype of `kernel`.
+
+    Raises:
+      ValueError: bad variant arguments (see `resolve_variant`), an
+        unknown kernel shape, bad `reduce_axes`, or ``unbiased`` with a
+        single element per channel.
+    """
+    if isinstance(variant, StandardizationConfig):
+        config = variant
+    else:
+        config = resolve_variant(variant, eps, eps_placement, unbiased)
+    kernel = tf.convert_to_tensor(kernel)
+    shape = kernel.shape.as_list()
+    if kernel.shape.ndims is None or None in shape:
+        raise ValueError(
+            f"`kernel` must have a fully known shape, got {kernel.shape}.")
+    rank = len(shape)
+    axes = sorted({axis % rank for axis in reduce_axes}) if all(
+        isinstance(a, numbers.Integral) and -rank <= a < rank
+        for a in reduce_axes) else None
+    if not axes or len(axes) == rank:
+        raise ValueError(
+            f"`reduce_axes` must be distinct axes of the rank-{rank} kernel "
+            f"leaving at least one channel axis, got {reduce_axes!r}.")
+    n = _reduced_size(shape, axes)
+    if config.unbiased and n < 2:
+        raise ValueError(
+            f"`unbiased=True` needs at least 2 kernel entries per output "
+            f"channel, got {n} (kernel shape {shape}); use a biased variant "
+            "('paper_tf', 'bit', 'timm') or unbiased=False.")
+    stats_shape = [1 if axis in axes else size
+                   for axis, size in enumerate(shape)]
+    if gain is None:
+        return _standardize(kernel, axes, n, config)
+    gain = tf.convert_to_tensor(gain)
+    if gain.shape.as_list() != stats_shape:
+        gain = tf.reshape(gain, stats_shape)
+    return _standardize_with_gain(kernel, gain, axes, n, config)
+
+
+def _stats_dtype(dtype):
+    return tf.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def _cast(x, dtype):
+    return x if x.dtype == dtype else tf.cast(x, dtype)
+
+
+def _forward(w, gain, axes, n, config):
+    """Returns ``(y, centred, scale, r, t)`` in the statistics dtype.
+
+    ``y = centred * scale`` with ``scale = r * gain``; ``r`` is
+    ``1 / sqrt(var + eps)`` or ``1 / (std + eps)``; ``t`` is the factor of
+    the variance term of the gradient (``r``, or ``1 / std`` with 0 for a
+    constant channel).
+    """
+    mean = tf.reduce_mean(w, axes, keepdims=True)
+    centred = w - mean
+    sum_sq = tf.reduce_sum(tf.square(centred), axes, keepdims=True)
+    divisor = n - 1 if config.unbiased else n
+    var = sum_sq * (1.0 / divisor)
+    if config.eps_placement == "var":
+        r = tf.rsqrt(var + config.eps)
+        t = r
+    else:
+        std = tf.sqrt(var)
+        r = tf.reciprocal(std + config.eps)
+        t = tf.math.reciprocal_no_nan(std)
+    scale = r if gain is None else r * gain
+    return centred * scale, centred, scale, r, t, divisor
+
+
+def _backward(dy, centred, scale, r, t, divisor, axes):
+    """Closed-form gradients: ``(d kernel, d gain)``.
+
+    With ``P = sum(dy * centred)`` per channel:
+    ``d gain = r * P`` and
+    ``d kernel = scale * (dy - mean(dy) - centred * (r * t * P / divisor))``.
+    """
+    dy_mean = tf.reduce_mean(dy, axes, keepdims=True)
+    p = tf.reduce_sum(dy * centred, axes, keepdims=True)
+    coefficient = r * t * p * (1.0 / divisor)
+    d_kernel = scale * (dy - (dy_mean + centred * coefficient))
+    return d_kernel, r * p
+
+
+def _standardize(kernel, axes, n, config):
+    @tf.custom_gradient
+    def standardize(w):
+        dtype = w.dtype
+        w_stats = _cast(w, _stats_dtype(dtype))
+        y, centred, scale, r, t, divisor = _forward(
+            w_stats, None, axes, n, config)
+
+        def grad(dy):
+            d_kernel, _ = _backward(_cast(dy, y.dtype), centred, scale, r, t,
+                                    divisor, axes)
+            return _cast(d_kernel, dtype)
+
+        return _cast(y, dtype), grad
+
+    return standardize(kernel)
+
+
+def _standardize_with_gain(kernel, gain, axes, n, config):
+    @tf.custom_gradient
+    def standardize(w, g):
+        dtype, g_dtype = w.dtype, g.dtype
+        stats_dtype = _stats_dtype(dtype)
+        y, centred, scale, r, t, divisor = _forward(
+            _cast(w, stats_dtype), _cast(g, stats_dtype), axes, n, config)
+
+        def grad(dy):
+            d_kernel, d_gain = _backward(_cast(dy, y.dtype), centred, scale,
+                                         r, t, divisor, axes)
+            return _cast(d_kernel, dtype), _cast(d_gain, g_dtype)
+
+        return _cast(y, dtype), grad
+
+    return standardize(kernel, gain)
