@@ -48,10 +48,11 @@ def _run(plan, contents, output, dry_run, force):
             "object graph describes the old names and is not carried over: "
             "the result is a name-based (tf.train.Saver) checkpoint"
             % contents.prefix)
+    if not dry_run:
+        checkpoint_io.check_output(plan.output, contents.prefix, force)
     plan.emit_warnings()
     if dry_run:
         return plan
-    checkpoint_io.check_output(plan.output, contents.prefix, force)
     tensors = plan.apply(contents.read)
     plan.written = checkpoint_io.write_checkpoint(plan.output, tensors,
                                                   force=force)

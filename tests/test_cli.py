@@ -1,0 +1,123 @@
+"""The tf1-wn command line: in-process through `main(argv)` for the exit
+codes and output, and as real subprocesses (console script and -m)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from tf1_wn import cli
+
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def _save(prefix, values):
+    with tf.Graph().as_default():
+        variables = {name: tf.Variable(value, name="v%d" % i)
+                     for i, (name, value) in enumerate(sorted(values.items()))}
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            tf.train.Saver(variables).save(session, prefix,
+                                           write_meta_graph=False)
+
+
+@pytest.fixture
+def ckpt(tmp_path, rng):
+    prefix = str(tmp_path / "plain.ckpt")
+    _save(prefix, {
+        "conv/weights": rng.normal(size=(3, 3, 2, 4)).astype(np.float32),
+        "conv/biases": rng.normal(size=4).astype(np.float32),
+        "conv/weights/Adam": rng.normal(size=(3, 3, 2, 4)).astype(np.float32),
+        "up/conv2d_transpose/kernel": rng.normal(size=(3, 3, 5, 4)),
+        "rnn/basic_lstm_cell/kernel": rng.normal(size=(7, 16)),
+        "rnn/basic_lstm_cell/bias": rng.normal(size=16),
+        "global_step": np.int64(3),
+    })
+    return prefix
+
+
+def test_inspect_table_and_json(ckpt, capsys):
+    assert cli.main(["inspect", ckpt]) == 0
+    out = capsys.readouterr().out
+    assert "conv  --  plain [conv2d]" in out
+    assert "up/conv2d_transpose  --  plain [conv2d_transpose]" in out
+    assert "rnn/basic_lstm_cell  --  TF1 cell [lstm_cell]" in out
+    assert "slot of weights" in out
+    assert cli.main(["inspect", "--json", ckpt]) == 0
+    assert '"kind": "TF1 cell"' in capsys.readouterr().out
+
+
+def test_convert_dry_run_then_convert_then_inspect(ckpt, tmp_path, capsys):
+    out = str(tmp_path / "wn.ckpt")
+    assert cli.main(["convert", ckpt, out, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "dry run, nothing written" in text
+    assert "conv/weights -> conv/v, conv/g  [conv2d]" in text
+    assert "warning: dropped 1 optimizer slot" in text
+    assert not os.path.exists(out + ".index")
+    assert cli.main(["convert", ckpt, out, "--exclude", "^rnn/"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert cli.main(["inspect", out]) == 0
+    text = capsys.readouterr().out
+    assert "conv  --  weight-normalized [conv2d]" in text
+    assert "up/conv2d_transpose  --  weight-normalized [conv2d_transpose]" \
+        in text
+    assert "TF1 cell" in text
+    # exists -> 1, --force -> 0
+    assert cli.main(["convert", ckpt, out]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert cli.main(["convert", ckpt, out, "--force"]) == 0
+
+
+def test_runtime_errors_exit_1(ckpt, tmp_path, capsys):
+    assert cli.main(["inspect", str(tmp_path / "missing.ckpt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tf1-wn: error: checkpoint ")
+    assert "missing.ckpt" in err
+    assert cli.main(["fold", ckpt, str(tmp_path / "f"), "--ws", "conv/"]) == 1
+    assert "--variant" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["convert"], ["frobnicate", "x"],
+    ["convert", "a", "b", "--layout", "conv2d"],
+    ["convert", "a", "b", "--layout", "x=conv9d"],
+    ["convert", "a", "b", "--include", "("],
+    ["fold", "a", "b", "--variant", "nope"],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert "usage: tf1-wn" in capsys.readouterr().err
+
+
+def _env():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return env
+
+
+def test_console_script_subprocess(ckpt, tmp_path):
+    script = os.path.join(VENV_BIN, "tf1-wn")
+    if not os.path.exists(script):
+        pytest.skip("console script not installed (pip install -e .)")
+    out = str(tmp_path / "sub" / "wn.ckpt")
+    done = subprocess.run([script, "convert", ckpt, out, "--keep-slots"],
+                          capture_output=True, text=True, env=_env(),
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "convert_cell rnn/basic_lstm_cell/kernel" in done.stdout
+    reader = tf.train.load_checkpoint(out)
+    assert "rnn/basic_lstm_cell/recurrent/g" in \
+        reader.get_variable_to_shape_map()
+
+
+def test_module_subprocess_error_exit(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "tf1_wn.cli", "fold",
+         str(tmp_path / "none.ckpt"), str(tmp_path / "o")],
+        capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 1
+    assert "tf1-wn: error: checkpoint" in done.stderr
