@@ -22,6 +22,13 @@ from tf1_wn.normalization import DATA_INIT_EPS, DEFAULT_EPS
 from tf1_wn.rnn_cells import (LSTMStateTuple, WeightNormGRUCell,
                               WeightNormLSTMCell, WeightNormRNNCell)
 from tf1_wn.version import __version__
+from tf1_wn.ws_layers import (WeightStandardizedConv1D,
+                              WeightStandardizedConv2D,
+                              WeightStandardizedConv2DTranspose,
+                              WeightStandardizedConv3D,
+                              WeightStandardizedDepthwiseConv2D, ws_conv1d,
+                              ws_conv2d, ws_conv2d_transpose, ws_conv3d,
+                              ws_depthwise_conv2d)
 
 __all__ = [
     "INIT_OPS", "init_op", "sync_ema",
@@ -33,5 +40,10 @@ __all__ = [
     "DEFAULT_EPS", "DATA_INIT_EPS",
     "WeightNormRNNCell", "WeightNormGRUCell", "WeightNormLSTMCell",
     "MultiRNNCell", "LSTMStateTuple",
+    "ws_conv1d", "ws_conv2d", "ws_conv3d", "ws_conv2d_transpose",
+    "ws_depthwise_conv2d",
+    "WeightStandardizedConv1D", "WeightStandardizedConv2D",
+    "WeightStandardizedConv3D", "WeightStandardizedConv2DTranspose",
+    "WeightStandardizedDepthwiseConv2D",
     "__version__",
 ]
