@@ -8,6 +8,7 @@ the RNNCell protocol.
 import weakref
 
 from tf1_wn import validation
+from tf1_wn.rnn_base import unique_default_name
 from tf1_wn._tf import tf
 
 
@@ -131,7 +132,8 @@ class MultiRNNCell:
         elif scope is not None or self._name is not None:
             var_scope = tf.variable_scope(scope or self._name)
         else:
-            var_scope = tf.variable_scope(None, default_name="multi_rnn_cell")
+            var_scope = tf.variable_scope(
+                None, default_name=unique_default_name(graph, "multi_rnn_cell"))
         with var_scope as entered:
             self._scopes.setdefault(graph, entered)
             position = 0

@@ -38,6 +38,27 @@ _Built = collections.namedtuple(
     "_Built", ["scope_name", "input_depth", "dtype", "projections"])
 
 
+# Per graph and enclosing variable scope, how many cells took each default
+# name.  variable_scope's own
+# default_name counter is not enough: re-entering a scope ("rnn" of every
+# dynamic_rnn call) resets the counts below it, so a second cell would get
+# the first one's scope.  TF1's Keras-based cells had the same per-graph
+# object-name counter.
+_DEFAULT_NAME_COUNTS = weakref.WeakKeyDictionary()
+
+
+def unique_default_name(graph, base):
+    """``base``, then ``base_1``, ``base_2`` ... per graph and variable scope.
+
+    Call it where the cell's scope will be opened.
+    """
+    counts = _DEFAULT_NAME_COUNTS.setdefault(graph, collections.Counter())
+    key = (tf.get_variable_scope().name, base)
+    count = counts[key]
+    counts[key] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
 def _check_activation(activation):
     if activation is not None and not callable(activation):
         raise TypeError(
@@ -205,7 +226,8 @@ class WeightNormCellBase:
                 var_scope = tf.variable_scope(self._name, reuse=tf.AUTO_REUSE)
             else:
                 var_scope = tf.variable_scope(
-                    None, default_name=self._default_name)
+                    None, default_name=unique_default_name(
+                        graph, self._default_name))
             with var_scope as captured:
                 projections = {
                     spec.prefix: self._make_projection(spec, input_depth,
