@@ -253,3 +253,42 @@ def test_tf1_cell_kernels_convert_and_fold(tmp_path, rng):
     for name, value in values.items():
         np.testing.assert_allclose(reader.get_tensor(name), value,
                                    rtol=1e-10)
+
+
+@pytest.mark.parametrize("variant", ["paper", "bit"])
+def test_weight_standardized_fold_serves_plain(tmp_path, rng, variant):
+    x = rng.normal(size=(2, 5, 5, 3))
+
+    def build_ws():
+        xs = tf.placeholder(tf.float64, [2, 5, 5, 3])
+        y = tf1_wn.ws_conv2d(xs, 4, 3, gain=True, variant=variant,
+                             scope="block/ws_conv2d")
+        y = tf1_wn.ws_depthwise_conv2d(y, 3, depth_multiplier=2,
+                                       variant=variant)
+        return [xs], y
+
+    def build_plain():
+        xs = tf.placeholder(tf.float64, [2, 5, 5, 3])
+        with tf.variable_scope("block/ws_conv2d"):
+            k = tf.get_variable("kernel", [3, 3, 3, 4], tf.float64)
+            b = tf.get_variable("bias", [4], tf.float64)
+            y = tf.nn.conv2d(xs, k, [1, 1, 1, 1], "SAME") + b
+        with tf.variable_scope("ws_depthwise_conv2d"):
+            k = tf.get_variable("kernel", [3, 3, 4, 2], tf.float64)
+            b = tf.get_variable("bias", [8], tf.float64)
+            y = tf.nn.depthwise_conv2d(y, k, [1, 1, 1, 1], "SAME") + b
+        return [xs], y
+
+    ws_ckpt = str(tmp_path / "ws.ckpt")
+    with tf.Graph().as_default():
+        inputs, output = build_ws()
+        with tf.Session() as session:
+            _randomize(session, rng)
+            tf.train.Saver().save(session, ws_ckpt, write_meta_graph=False)
+            want = session.run(output, {inputs[0]: x})
+    plan = checkpoint.fold_checkpoint(
+        ws_ckpt, str(tmp_path / "plain.ckpt"), ws="ws_depthwise",
+        ws_variant=variant)
+    assert {s.kind for s in plan.changed} == {"conv2d", "depthwise_conv2d"}
+    got = _run(build_plain, plan.output, [x])
+    assert _rel(got, want) < 1e-9

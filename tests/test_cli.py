@@ -112,12 +112,3 @@ def test_console_script_subprocess(ckpt, tmp_path):
     reader = tf.train.load_checkpoint(out)
     assert "rnn/basic_lstm_cell/recurrent/g" in \
         reader.get_variable_to_shape_map()
-
-
-def test_module_subprocess_error_exit(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "tf1_wn.cli", "fold",
-         str(tmp_path / "none.ckpt"), str(tmp_path / "o")],
-        capture_output=True, text=True, env=_env(), timeout=120)
-    assert done.returncode == 1
-    assert "tf1-wn: error: checkpoint" in done.stderr

@@ -493,12 +493,18 @@ def plan_fold(variables, include=None, exclude=None, layouts_hints=None,
                 "recorded; pass ws_variant= / --variant (one of %s)"
                 % (name, " (it has a gain)" if has_gain else "",
                    ", ".join(sorted(layouts.WS_VARIANTS))))
-        kind = names_mod.layer_kind(name, b.variables[name].shape,
-                                    b.hint(name))
+        shape = b.variables[name].shape
+        kind = names_mod.layer_kind(name, shape, b.hint(name),
+                                    trust_depthwise_scope=True)
         if kind is None:
             raise errors.InvalidLayoutError("%r of shape %s is not a layer "
-                                            "kernel" % (name, list(
-                                                b.variables[name].shape)))
+                                            "kernel" % (name, list(shape)))
+        if has_gain and int(np.prod(b.variables[gain].shape)) != \
+                layouts.num_channels(kind, shape):
+            raise errors.InvalidLayoutError(
+                "%r of shape %s does not fit the %s kernel %r of shape %s; "
+                "give the layout with a hint" % (
+                    gain, b.variables[gain].shape, kind, name, list(shape)))
         sources = [name, gain] if has_gain else [name]
         compute = _fold_ws(kind, variant, has_gain)
         b.add("fold_ws", sources, [name], kind=kind,
