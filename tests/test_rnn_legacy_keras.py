@@ -1,0 +1,55 @@
+"""The cells inside tf.compat.v1.nn.rnn_cell wrappers (tf-keras only).
+
+Run by `make test-legacy-keras` (tf-keras installed, TF_USE_LEGACY_KERAS=1);
+skipped in the default Keras 3 run.
+"""
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import tf1_wn
+from test_rnn_reference import cell_params, randomize, run_reference
+
+pytestmark = pytest.mark.legacy_keras
+
+
+def test_legacy_multi_rnn_cell_stacks_wn_cells(graph, rng):
+    x_value = rng.normal(size=(3, 4, 5))
+    multi = tf.nn.rnn_cell.MultiRNNCell(
+        [tf1_wn.WeightNormLSTMCell(4), tf1_wn.WeightNormGRUCell(3)])
+    outputs, final = tf.nn.dynamic_rnn(multi, tf.constant(x_value),
+                                       dtype=tf.float64)
+    lstm_vars = cell_params("rnn/multi_rnn_cell/cell_0/wn_lstm_cell")
+    gru_vars = cell_params("rnn/multi_rnn_cell/cell_1/wn_gru_cell")
+    assert len(lstm_vars) == 5 and len(gru_vars) == 10
+    with tf.Session() as sess:
+        lstm_p = randomize(sess, lstm_vars, rng)
+        gru_p = randomize(sess, gru_vars, rng)
+        got_out, got_final = sess.run([outputs, final])
+    mid, lstm_state = run_reference("lstm", lstm_p, x_value, 4)
+    want, gru_state = run_reference("gru", gru_p, mid, 3)
+    np.testing.assert_allclose(got_out, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_final[0].h, lstm_state[1], rtol=1e-10)
+    np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10)
+
+
+def test_legacy_dropout_wrapper_around_wn_cell(graph, rng):
+    x_value = rng.normal(size=(4, 3, 2))
+    cell = tf1_wn.WeightNormRNNCell(3)
+    keep = tf.placeholder_with_default(tf.constant(1.0, tf.float64), [])
+    wrapped = tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=keep)
+    outputs, _ = tf.nn.dynamic_rnn(wrapped, tf.constant(x_value),
+                                   dtype=tf.float64)
+    grads = tf.gradients(tf.reduce_sum(outputs), tf.trainable_variables())
+    variables = cell_params("rnn/wn_rnn_cell")
+    assert len(variables) == 5 and all(g is not None for g in grads)
+    with tf.Session() as sess:
+        params = randomize(sess, variables, rng)
+        full = sess.run(outputs)
+        dropped = sess.run(outputs, {keep: 0.5})
+    np.testing.assert_allclose(full, run_reference("rnn", params, x_value,
+                                                   3)[0], rtol=1e-10)
+    assert np.any(dropped == 0.0)
+    nonzero = dropped != 0.0
+    np.testing.assert_allclose(dropped[nonzero], 2 * full[nonzero],
+                               rtol=1e-10)
