@@ -84,6 +84,8 @@ def test_output_never_overwritten_without_force(plain, tmp_path):
     # the input is never touched, and no temporary directory remains
     assert _digest(tmp_path / "in") == in_digest
     assert not [n for n in os.listdir(tmp_path / "out") if "tmp" in n]
+    with pytest.raises(checkpoint.CheckpointError, match="eps .* -1.0"):
+        checkpoint.fold_checkpoint(plain, out + "2", eps=-1.0)
     with pytest.raises(checkpoint.CheckpointError, match="is the input"):
         checkpoint.convert_checkpoint(plain, plain, force=True)
 

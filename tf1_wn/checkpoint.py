@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 
+def _check_eps(eps):
+    if not eps >= 0:
+        raise CheckpointError("eps must be a non-negative float, got %r"
+                              % (eps,))
+
+
 def _run(plan, contents, output, dry_run, force):
     plan.input = contents.prefix
     plan.output = checkpoint_io.output_prefix(output, contents.prefix)
@@ -99,6 +105,7 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
       NameCollisionError: e.g. both ``scope/kernel`` and ``scope/v`` exist.
       InvalidLayoutError, UnsupportedVariableError, CheckpointError.
     """
+    _check_eps(eps)
     contents = checkpoint_io.CheckpointContents(checkpoint)
     plan = checkpoint_plan.plan_convert(
         contents.variables, include=include, exclude=exclude,
@@ -139,6 +146,7 @@ def fold_checkpoint(checkpoint, output, include=None, exclude=None,
       As `convert_checkpoint`; CheckpointError for a WS kernel without a
       variant.
     """
+    _check_eps(eps)
     contents = checkpoint_io.CheckpointContents(checkpoint)
     plan = checkpoint_plan.plan_fold(
         contents.variables, include=include, exclude=exclude,
