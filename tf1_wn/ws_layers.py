@@ -316,7 +316,10 @@ class _WeightStandardizedLayer:
             ema=ema, kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
             gain_initializer=gain_initializer)
-        with tf.variable_scope(name, default_name=geometry.default_name) as vs:
+        # Sonnet's rule: a second object named "block" gets "block_1" rather
+        # than silently sharing the first one's variables.
+        with tf.variable_scope(
+                None, default_name=name or geometry.default_name) as vs:
             self._scope = vs
         self._variables = None
 
