@@ -126,14 +126,23 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
             if ema is not None:
                 v, g = averaged(ema, v), averaged(ema, g)
                 bias = bias if bias is None else averaged(ema, bias)
-            kernel = normalization.normalize_weight(
-                v, g, geometry.reduce_axes, eps)
-            outputs = geometry.apply(inputs, kernel)
+            outputs = _normalized_forward(geometry, inputs, v, g, eps)
             if bias is not None:
                 outputs = bias_add(outputs, bias, channels_first)
         if activation is not None:
             outputs = activation(outputs)
     return outputs, variables
+
+
+def _normalized_forward(geometry, inputs, v, g, eps):
+    """``op(inputs, g * v / ||v||)``, scaling the cheaper of kernel and
+    output (the op is linear, so both give the same values)."""
+    if (v.dtype.base_dtype in (tf.float32, tf.float64)
+            and geometry.prefers_output_scaling(inputs)):
+        scale = normalization.channel_scale(v, g, geometry.reduce_axes, eps)
+        return geometry.apply(inputs, v) * tf.reshape(scale, [-1])
+    kernel = normalization.normalize_weight(v, g, geometry.reduce_axes, eps)
+    return geometry.apply(inputs, kernel)
 
 
 def _data_init_forward(geometry, inputs, variables, init_scale, eps):

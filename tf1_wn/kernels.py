@@ -13,6 +13,8 @@ configuration and knows
 The weight-normalized and weight-standardized layers share these classes, so
 argument checking and shape rules are written once.
 """
+import numpy as np
+
 from tf1_wn import validation
 from tf1_wn._tf import tf
 
@@ -43,6 +45,19 @@ class Dense:
         del in_channels
         return self.units
 
+    def prefers_output_scaling(self, inputs):
+        """Whether scaling the output beats scaling the kernel.
+
+        The per-channel factor costs one pass over whichever it multiplies:
+        the kernel has ``in`` entries per channel, the output one per row.
+        With an unknown batch a rank-2 input is taken to have fewer rows
+        than features (the usual MLP).
+        """
+        rows = inputs.shape.as_list()[:-1]
+        if None in rows:
+            return inputs.shape.ndims == 2
+        return int(np.prod(rows)) < inputs.shape.as_list()[-1]
+
     def apply(self, inputs, kernel):
         if inputs.shape.ndims == 2:
             return tf.matmul(inputs, kernel)
@@ -72,6 +87,10 @@ class _Spatial:
                 f"`strides` {strides!r} and `dilation_rate` "
                 f"{dilation_rate!r}: TensorFlow supports strides > 1 only "
                 "with dilation_rate 1.")
+
+    def prefers_output_scaling(self, inputs):
+        del inputs
+        return False
 
     def check_inputs(self, inputs):
         layout = "[batch, channels, *spatial]" if self.channels_first else \
@@ -146,6 +165,13 @@ class Conv(_Spatial):
 
     def _apply(self, inputs, kernel, channels_first):
         inputs, padding = self._pad_explicitly(inputs, channels_first)
+        if self.n_spatial == 2 and self.dilation_rate == (1, 1):
+            # tf.nn.convolution's wrapper is slow to build; it is needed
+            # for dilation (space-to-batch on the CPU).
+            return tf.nn.conv2d(
+                inputs, kernel, self._per_dimension(
+                    self.strides, channels_first, 1), padding,
+                data_format=self._layout(channels_first)[0])
         return tf.nn.convolution(
             inputs, kernel, padding=padding, strides=self.strides,
             dilation_rate=self.dilation_rate,

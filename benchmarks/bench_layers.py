@@ -1,0 +1,164 @@
+"""Training-step cost of weight-normalized layers over plain layers.
+
+Both networks are built in the same graph and process, steps interleave in
+alternating blocks, and the figure is the median over blocks of
+``time(weight norm step) / time(plain step)``; a step is forward, backward
+and Adam.  Also: graph-construction time for 50 conv layers with gradients
+and Adam, and the data-init pass relative to one training step.
+
+    python benchmarks/bench_layers.py [--blocks N] [--quick]
+"""
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from common import interleaved_ratios, session, tf
+
+import tf1_wn
+
+
+def plain_conv(x, filters, name):
+    with tf.variable_scope(name):
+        kernel = tf.get_variable(
+            "kernel", [3, 3, x.shape[-1], filters],
+            initializer=tf.random_normal_initializer(0, 0.05))
+        bias = tf.get_variable("bias", [filters],
+                               initializer=tf.zeros_initializer())
+        return tf.nn.relu(tf.nn.bias_add(
+            tf.nn.conv2d(x, kernel, 1, "SAME"), bias))
+
+
+def plain_dense(x, units, name, activation=tf.nn.relu):
+    with tf.variable_scope(name):
+        kernel = tf.get_variable(
+            "kernel", [x.shape[-1], units],
+            initializer=tf.random_normal_initializer(0, 0.03))
+        bias = tf.get_variable("bias", [units],
+                               initializer=tf.zeros_initializer())
+        y = tf.nn.bias_add(tf.matmul(x, kernel), bias)
+        return activation(y) if activation else y
+
+
+def wn_conv(x, filters, name, init=False):
+    return tf1_wn.conv2d(x, filters, 3, activation=tf.nn.relu, init=init,
+                         scope=name)
+
+
+def wn_dense(x, units, name, init=False, activation=tf.nn.relu):
+    return tf1_wn.dense(x, units, activation=activation, init=init,
+                        scope=name)
+
+
+def conv_net(x, layer, prefix, depth=6, **kwargs):
+    for i in range(depth):
+        x = layer(x, 64, f"{prefix}/conv{i}", **kwargs)
+    return tf.reduce_mean(tf.square(x))
+
+
+def mlp(x, layer, prefix, **kwargs):
+    for i in range(4):
+        x = layer(x, 1024, f"{prefix}/fc{i}", **kwargs)
+    return tf.reduce_mean(tf.square(x))
+
+
+def train_op(loss, prefix):
+    variables = tf.trainable_variables(prefix)
+    return tf.train.AdamOptimizer(1e-4).minimize(loss, var_list=variables)
+
+
+def step_ratio(shape, net, plain_layer, wn_layer, blocks, steps):
+    graph = tf.Graph()
+    with graph.as_default():
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(size=shape).astype(np.float32))
+        plain = train_op(net(x, plain_layer, "plain"), "plain")
+        wn = train_op(net(x, wn_layer, "wn"), "wn")
+        with session(graph) as sess:
+            sess.run(tf.global_variables_initializer())
+            seconds, ratios = interleaved_ratios(sess, [plain, wn], steps,
+                                                 blocks)
+    return seconds, ratios[1]
+
+
+def construction_ratio(repeats):
+    """Seconds to build 50 conv layers + gradients + Adam, WN over plain."""
+    def build(layer):
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.placeholder(tf.float32, [None, 8, 8, 16])
+            h = x
+            for i in range(50):
+                h = layer(h, 16, f"c{i}")
+            tf.train.AdamOptimizer(1e-3).minimize(tf.reduce_mean(h))
+        return graph
+
+    times = {"plain": [], "wn": []}
+    for _ in range(repeats):
+        for name, layer in (("plain", plain_conv), ("wn", wn_conv)):
+            start = time.perf_counter()
+            build(layer)
+            times[name].append(time.perf_counter() - start)
+    plain = statistics.median(times["plain"])
+    wn = statistics.median(times["wn"])
+    return plain, wn, wn / plain
+
+
+def data_init_cost(blocks):
+    """Data-init pass (first run and warm runs) over one training step of
+    the 32x32 six-layer conv net."""
+    graph = tf.Graph()
+    with graph.as_default():
+        rng = np.random.default_rng(1)
+        x = tf.constant(rng.normal(size=(16, 32, 32, 64)).astype(np.float32))
+        conv_net(x, wn_conv, "wn", init=True)
+        step = train_op(conv_net(x, wn_conv, "wn"), "wn")
+        init = tf1_wn.init_op()
+        with session(graph) as sess:
+            sess.run(tf.global_variables_initializer())
+            start = time.perf_counter()
+            sess.run(init)
+            first = time.perf_counter() - start
+            seconds, _ = interleaved_ratios(sess, [step, init], 3, blocks)
+    return first / seconds[0], seconds[1] / seconds[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--blocks", type=int, default=15,
+                        help="interleaved blocks per case (default 15)")
+    parser.add_argument("--quick", action="store_true",
+                        help="few blocks, for a smoke run")
+    args = parser.parse_args(argv)
+    blocks = 3 if args.quick else args.blocks
+
+    print(f"TensorFlow {tf.VERSION if hasattr(tf, 'VERSION') else ''}, "
+          f"blocks={blocks}; ratio = WN step / plain step (median of blocks)")
+    cases = [
+        ("six 3x3 conv, 64 ch, batch 16, 32x32", (16, 32, 32, 64),
+         conv_net, plain_conv, wn_conv, 5, 1.02),
+        ("six 3x3 conv, 64 ch, batch 16, 8x8", (16, 8, 8, 64),
+         conv_net, plain_conv, wn_conv, 40, 1.05),
+        ("MLP 4 x 1024, batch 256", (256, 1024), mlp, plain_dense, wn_dense,
+         20, 1.05),
+    ]
+    print(f"{'case':42s} {'plain ms':>9s} {'WN ms':>9s} {'ratio':>7s} "
+          f"{'target':>7s}")
+    for name, shape, net, plain, wn, steps, target in cases:
+        seconds, ratio = step_ratio(shape, net, plain, wn, blocks, steps)
+        print(f"{name:42s} {seconds[0] * 1e3:9.2f} {seconds[1] * 1e3:9.2f} "
+              f"{ratio:7.3f} {target:7.2f}")
+        sys.stdout.flush()
+    plain_s, wn_s, ratio = construction_ratio(3 if args.quick else 5)
+    print(f"{'graph construction, 50 conv + grads + Adam':42s} "
+          f"{plain_s * 1e3:9.0f} {wn_s * 1e3:9.0f} {ratio:7.3f} "
+          f"{1.5:7.2f}")
+    first, warm = data_init_cost(blocks)
+    print(f"data-init pass / training step (32x32 net): first run "
+          f"{first:.2f}x, warm {warm:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
