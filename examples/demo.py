@@ -287,7 +287,10 @@ def main(argv=None):
     results = [train(kind, data, args.steps, args.seed) for kind in args.models]
 
     table = results_table(results, args.steps)
-    print("\n" + table + "\n")
+    print("\n" + table)
+    print(f"\nloss @ step {max(1, args.steps // 10)}: training loss averaged over the last "
+          "20 batches (early convergence); final train loss: "
+          "the whole training set after training.\n")
     plot(results, args.out, args.seed)
     with open(args.table, "w") as f:
         f.write(table + "\n")

@@ -183,3 +183,29 @@ def test_polyak_ema_starts_synchronized(runs):
     out = runs.get("polyak_ema.py").stdout
     assert "averaged model == raw model: True" in out
     assert re.search(r"^\s+20\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
+
+
+class _FakeTerminal:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_demo_progress_bar_redraws_one_line_on_a_terminal():
+    demo = _load_demo()
+    stream = _FakeTerminal()
+    bar = demo.ProgressBar("wn", 40, stream=stream)
+    for step in range(1, 41):
+        bar.update(step, 0.5)
+    bar.close()
+    assert stream.text.count("\n") == 1 and stream.text.endswith("\n")
+    assert stream.text.startswith("\rwn")
+    assert f"[{'#' * 30}] 40/40 loss 0.500" in stream.text
