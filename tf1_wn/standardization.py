@@ -193,9 +193,12 @@ def _forward(w, gain, axes, n, config):
     """
     mean = tf.reduce_mean(w, axes, keepdims=True)
     centred = w - mean
-    sum_sq = tf.reduce_sum(tf.square(centred), axes, keepdims=True)
     divisor = n - 1 if config.unbiased else n
-    var = sum_sq * (1.0 / divisor)
+    if config.unbiased:
+        var = tf.reduce_sum(tf.square(centred), axes, keepdims=True) * (
+            1.0 / divisor)
+    else:
+        var = tf.reduce_mean(tf.square(centred), axes, keepdims=True)
     if config.eps_placement == "var":
         r = tf.rsqrt(var + config.eps)
         t = r

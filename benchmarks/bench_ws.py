@@ -1,0 +1,189 @@
+"""Training-step time of a weight-standardized conv net over the plain one.
+
+Six 3x3 conv layers with 64 channels (ReLU, NHWC), a mean-squared loss and
+Adam; the WS net uses `tf1_wn.ws_conv2d`, the plain one `tf.nn.conv2d` with
+the same variables otherwise.  Configurations: 8x8 and 32x32 inputs at batch
+16, and the same with tf_slim's group norm after each conv at batch 2.
+
+Both graphs of a configuration live in one process and one session; their
+steps are interleaved in rounds (``--steps`` steps of each net per round, the
+order alternating), and the reported ratio is the median over rounds of
+(WS time / plain time), so load drifting on a shared machine cancels out.
+
+    .venv/bin/python benchmarks/bench_ws.py               # all four configs
+    .venv/bin/python benchmarks/bench_ws.py --impls       # WS math variants
+
+``--impls`` compares, at 8x8 batch 16, the library's closed-form gradient with
+autodiff through three ways of computing the statistics.
+"""
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+from tf_slim.layers import normalization as slim_norm  # noqa: E402
+
+import tf1_wn  # noqa: E402
+from tf1_wn._tf import TF_VERSION  # noqa: E402
+
+tf.disable_eager_execution()
+
+CHANNELS = 64
+LAYERS = 6
+GROUPS = 32
+
+
+def _group_norm(h, index):
+    return slim_norm.group_norm(h, groups=GROUPS, scope=f"gn{index}")
+
+
+def plain_conv(h, index, variant):
+    del variant
+    kernel = tf.get_variable(
+        f"conv{index}/kernel", [3, 3, h.shape[-1], CHANNELS],
+        initializer=tf.random_normal_initializer(0.0, 0.05))
+    bias = tf.get_variable(f"conv{index}/bias", [CHANNELS],
+                           initializer=tf.zeros_initializer())
+    return tf.nn.bias_add(tf.nn.conv2d(h, kernel, 1, "SAME"), bias)
+
+
+def ws_conv(h, index, variant):
+    return tf1_wn.ws_conv2d(h, CHANNELS, 3, variant=variant,
+                            scope=f"conv{index}")
+
+
+def _autodiff_conv(statistics_fn):
+    """A WS conv whose gradient TF derives from `statistics_fn`'s ops."""
+    def conv(h, index, variant):
+        del variant
+        kernel = tf.get_variable(
+            f"conv{index}/kernel", [3, 3, h.shape[-1], CHANNELS],
+            initializer=tf.random_normal_initializer(0.0, 0.05))
+        bias = tf.get_variable(f"conv{index}/bias", [CHANNELS],
+                               initializer=tf.zeros_initializer())
+        weight = statistics_fn(kernel)
+        return tf.nn.bias_add(tf.nn.conv2d(h, weight, 1, "SAME"), bias)
+    return conv
+
+
+def _two_pass(kernel):
+    mean = tf.reduce_mean(kernel, [0, 1, 2], keepdims=True)
+    centred = kernel - mean
+    var = tf.reduce_mean(tf.square(centred), [0, 1, 2], keepdims=True)
+    return centred * tf.rsqrt(var + 1e-6)
+
+
+def _moments(kernel):
+    mean, var = tf.nn.moments(kernel, [0, 1, 2], keep_dims=True)
+    return (kernel - mean) * tf.rsqrt(var + 1e-6)
+
+
+def _sum_of_squares(kernel):
+    mean = tf.reduce_mean(kernel, [0, 1, 2], keepdims=True)
+    mean_sq = tf.reduce_mean(tf.square(kernel), [0, 1, 2], keepdims=True)
+    return (kernel - mean) * tf.rsqrt(mean_sq - tf.square(mean) + 1e-6)
+
+
+def build_net(name, conv, size, batch, group_norm, variant):
+    """One training step op of the six-layer net, under scope `name`."""
+    with tf.variable_scope(name):
+        rng = np.random.default_rng(0)
+        images = tf.constant(
+            rng.normal(size=(batch, size, size, 3)).astype(np.float32))
+        h = images
+        for index in range(LAYERS):
+            h = conv(h, index, variant)
+            if group_norm:
+                h = _group_norm(h, index)
+            h = tf.nn.relu(h)
+        loss = tf.reduce_mean(tf.square(tf.reduce_mean(h, [1, 2]) - 1.0))
+        variables = tf.trainable_variables(name + "/")
+        return tf.train.AdamOptimizer(1e-3).minimize(loss,
+                                                     var_list=variables)
+
+
+
+def time_interleaved(sess, ops, rounds, steps, warmup=3):
+    """Per-round seconds per step of every op, the order alternating."""
+    names = list(ops)
+    for name in names:
+        for _ in range(warmup):
+            sess.run(ops[name])
+    times = {name: [] for name in names}
+    for round_index in range(rounds):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            start = time.perf_counter()
+            for _ in range(steps):
+                sess.run(ops[name])
+            times[name].append((time.perf_counter() - start) / steps)
+    return times
+
+
+def report(times, baseline):
+    lines = []
+    for name, values in times.items():
+        ratios = [v / b for v, b in zip(values, times[baseline])]
+        lines.append(
+            f"  {name:16s} median {statistics.median(values) * 1e3:8.2f} ms"
+            f"  min {min(values) * 1e3:8.2f} ms"
+            f"  ratio {statistics.median(ratios):.3f}"
+            f" (IQR {np.percentile(ratios, 25):.3f}-"
+            f"{np.percentile(ratios, 75):.3f};"
+            f" of minima {min(values) / min(times[baseline]):.3f})")
+    return "\n".join(lines)
+
+
+CONFIGS = {
+    "8x8": dict(size=8, batch=16, group_norm=False),
+    "32x32": dict(size=32, batch=16, group_norm=False),
+    "8x8+GN": dict(size=8, batch=2, group_norm=True),
+    "32x32+GN": dict(size=32, batch=2, group_norm=True),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help="comma-separated subset of " + ", ".join(CONFIGS))
+    parser.add_argument("--variant", default="paper")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--steps", type=int, default=5,
+                        help="steps of each net per round")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="intra-op threads (the machine's cores)")
+    parser.add_argument("--impls", action="store_true",
+                        help="compare WS implementations at 8x8 batch 16")
+    args = parser.parse_args()
+    config = tf.ConfigProto(intra_op_parallelism_threads=args.threads,
+                            inter_op_parallelism_threads=1)
+    print(f"TensorFlow {TF_VERSION}, intra-op threads {args.threads}, "
+          f"variant {args.variant!r}, "
+          f"{args.rounds} rounds x {args.steps} steps")
+    if args.impls:
+        suites = {"8x8 impls": (dict(size=8, batch=16, group_norm=False), {
+            "plain": plain_conv, "library": ws_conv,
+            "autodiff_2pass": _autodiff_conv(_two_pass),
+            "autodiff_moments": _autodiff_conv(_moments),
+            "autodiff_sumsq": _autodiff_conv(_sum_of_squares)})}
+    else:
+        suites = {name: (CONFIGS[name], {"plain": plain_conv, "ws": ws_conv})
+                  for name in args.configs.split(",")}
+    for suite, (shape, convs) in suites.items():
+        with tf.Graph().as_default():
+            ops = {name: build_net(name, conv, **shape,
+                                    variant=args.variant)
+                   for name, conv in convs.items()}
+            with tf.Session(config=config) as sess:
+                sess.run(tf.global_variables_initializer())
+                times = time_interleaved(sess, ops, args.rounds, args.steps)
+        print(f"{suite} (batch {shape['batch']}):")
+        print(report(times, "plain"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
