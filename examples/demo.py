@@ -37,6 +37,8 @@ MODELS = {
     "wn_init": "weight norm + data init",
     "bn": "batch norm",
 }
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3  # Adam's default, the same for every model
 
 
 # --------------------------------------------------------------------------
@@ -145,7 +147,8 @@ class ProgressBar:
             self.stream.flush()
 
 
-def train(kind, data, steps, seed, batch_size=64, learning_rate=1e-3):
+def train(kind, data, steps, seed, batch_size=BATCH_SIZE,
+          learning_rate=LEARNING_RATE):
     """Trains one model; returns its per-step losses and final metrics."""
     x_train, x_test, y_train, y_test = data
     start = time.time()
@@ -239,9 +242,9 @@ def plot(results, path, seed):
         steps = np.arange(1, len(r["losses"]) + 1)
         ax.plot(steps, smooth(r["losses"]), label=MODELS[r["kind"]])
     ax.set_yscale("log")
-    ax.set_xlabel("training step (batch of 64)")
+    ax.set_xlabel(f"training step (batch of {BATCH_SIZE})")
     ax.set_ylabel("training loss (moving average of 20)")
-    ax.set_title(f"Digits 8x8 CNN, Adam 1e-3, seed {seed}")
+    ax.set_title(f"Digits 8x8 CNN, Adam {LEARNING_RATE:g}, seed {seed}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -292,6 +295,7 @@ def main(argv=None):
           "20 batches (early convergence); final train loss: "
           "the whole training set after training.\n")
     plot(results, args.out, args.seed)
+    os.makedirs(os.path.dirname(os.path.abspath(args.table)), exist_ok=True)
     with open(args.table, "w") as f:
         f.write(table + "\n")
     print(f"loss curves: {args.out}")
