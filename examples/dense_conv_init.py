@@ -81,8 +81,7 @@ def main():
     train_op = tf.train.AdamOptimizer(3e-3).minimize(loss)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
 
-    print("variables:", ", ".join(v.op.name for v in tf.global_variables()
-                                  if "Adam" not in v.op.name and "power" not in v.op.name))
+    print("variables:", ", ".join(v.op.name for v in tf.trainable_variables()))
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         print("pre-activations on the init batch, default init (g=1, bias=0):")
