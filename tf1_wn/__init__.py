@@ -8,9 +8,16 @@ build in graph mode, and use:
 * the same as objects: `WeightNormDense`, `WeightNormConv1D/2D/3D`,
   `WeightNormConv2DTranspose`, `WeightNormDepthwiseConv2D`;
 * data-dependent init: build with ``init=True``, then run `init_op()` once;
-* `sync_ema` for Polyak averaging after init.
+* `sync_ema` for Polyak averaging after init;
+* recurrent cells `WeightNormRNNCell`, `WeightNormGRUCell`,
+  `WeightNormLSTMCell` and `MultiRNNCell`;
+* weight-standardized convolutions `ws_conv*` / `WeightStandardizedConv*`;
+* `checkpoint`: convert plain checkpoints to weight norm and fold them back.
+
+The Lasagne mirror is `tf1_wn.compat.lasagne`.
 """
 from tf1_wn._tf import tf as _tf  # noqa: F401  (fails early without TF)
+from tf1_wn import checkpoint
 from tf1_wn.data_init import INIT_OPS, init_op, sync_ema
 from tf1_wn.layers import (conv1d, conv2d, conv2d_transpose, conv3d, dense,
                            depthwise_conv2d, nin)
@@ -45,5 +52,6 @@ __all__ = [
     "WeightStandardizedConv1D", "WeightStandardizedConv2D",
     "WeightStandardizedConv3D", "WeightStandardizedConv2DTranspose",
     "WeightStandardizedDepthwiseConv2D",
+    "checkpoint",
     "__version__",
 ]
