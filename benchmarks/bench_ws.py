@@ -1,14 +1,18 @@
 """Training-step time of a weight-standardized conv net over the plain one.
 
-Six 3x3 conv layers with 64 channels (ReLU, NHWC), a mean-squared loss and
-Adam; the WS net uses `tf1_wn.ws_conv2d`, the plain one `tf.nn.conv2d` with
-the same variables otherwise.  Configurations: 8x8 and 32x32 inputs at batch
-16, and the same with tf_slim's group norm after each conv at batch 2.
+The net of `bench_layers.py`: a 64-channel input, six 3x3 conv layers with
+64 channels (ReLU, NHWC), a mean-squared loss and Adam; the WS net uses
+`tf1_wn.ws_conv2d` (variant 'paper' unless --variant), the plain one
+`tf.nn.conv2d` with the same variables otherwise.  Configurations: 8x8 and
+32x32 inputs at batch 16, and the same with tf_slim's group norm after each
+conv at batch 2.  Sessions use 2 intra-op and 2 inter-op threads (the
+machine's cores), as `benchmarks/common.py` does.
 
 Both graphs of a configuration live in one process and one session; their
 steps are interleaved in rounds (``--steps`` steps of each net per round, the
 order alternating), and the reported ratio is the median over rounds of
 (WS time / plain time), so load drifting on a shared machine cancels out.
+Wall-clock and process CPU time are both reported.
 
     .venv/bin/python benchmarks/bench_ws.py               # all four configs
     .venv/bin/python benchmarks/bench_ws.py --impls       # WS math variants
@@ -93,7 +97,7 @@ def build_net(name, conv, size, batch, group_norm, variant):
     with tf.variable_scope(name):
         rng = np.random.default_rng(0)
         images = tf.constant(
-            rng.normal(size=(batch, size, size, 3)).astype(np.float32))
+            rng.normal(size=(batch, size, size, CHANNELS)).astype(np.float32))
         h = images
         for index in range(LAYERS):
             h = conv(h, index, variant)
@@ -108,20 +112,27 @@ def build_net(name, conv, size, batch, group_norm, variant):
 
 
 def time_interleaved(sess, ops, rounds, steps, warmup=3):
-    """Per-round seconds per step of every op, the order alternating."""
+    """Per-round seconds per step of every op, the order alternating.
+
+    Returns ``(wall, cpu)``: dicts of per-round wall-clock and process CPU
+    times.  CPU time (both intra-op threads summed) is the steadier figure
+    on a shared machine, where wall time also counts waiting for a core.
+    """
     names = list(ops)
     for name in names:
         for _ in range(warmup):
             sess.run(ops[name])
-    times = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 sess.run(ops[name])
-            times[name].append((time.perf_counter() - start) / steps)
-    return times
+            wall[name].append((time.perf_counter() - start) / steps)
+            cpu[name].append((time.process_time() - start_cpu) / steps)
+    return wall, cpu
 
 
 def report(times, baseline):
@@ -160,7 +171,7 @@ def main():
                         help="compare WS implementations at 8x8 batch 16")
     args = parser.parse_args()
     config = tf.ConfigProto(intra_op_parallelism_threads=args.threads,
-                            inter_op_parallelism_threads=1)
+                            inter_op_parallelism_threads=args.threads)
     print(f"TensorFlow {TF_VERSION}, intra-op threads {args.threads}, "
           f"variant {args.variant!r}, "
           f"{args.rounds} rounds x {args.steps} steps")
@@ -180,9 +191,12 @@ def main():
                    for name, conv in convs.items()}
             with tf.Session(config=config) as sess:
                 sess.run(tf.global_variables_initializer())
-                times = time_interleaved(sess, ops, args.rounds, args.steps)
-        print(f"{suite} (batch {shape['batch']}):")
-        print(report(times, "plain"), flush=True)
+                wall, cpu = time_interleaved(sess, ops, args.rounds,
+                                             args.steps)
+        print(f"{suite} (batch {shape['batch']}), wall clock:")
+        print(report(wall, "plain"))
+        print(f"{suite} (batch {shape['batch']}), process CPU time:")
+        print(report(cpu, "plain"), flush=True)
 
 
 if __name__ == "__main__":
