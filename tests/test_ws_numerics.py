@@ -390,3 +390,25 @@ def test_low_precision_matches_float64_reference(graph, rng, dtype):
     scale = np.abs(expected).max()
     np.testing.assert_allclose(out, expected, atol=tol * scale)
     assert np.all(np.isfinite(grad_value))
+
+
+def test_standardize_weight_function_matches_numpy(graph, rng):
+    """The math function alone, on a depthwise-shaped kernel with gain."""
+    from tf1_wn.standardization import resolve_variant, standardize_weight
+    w = rng.normal(size=(3, 3, 4, 2)) + rng.normal(size=(1, 1, 4, 2))
+    gain = rng.uniform(0.5, 2.0, size=8)
+    expected = ws_timm(w, (0, 1)) * gain.reshape(1, 1, 4, 2)
+    config = resolve_variant("paper", eps=1e-6, eps_placement="var",
+                             unbiased=False)
+    out = standardize_weight(tf.constant(w), [0, 1], tf.constant(gain),
+                             config)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(out), expected, rtol=1e-12,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("axes", [[], [0, 1, 2, 3], [0, 4], [0.5]])
+def test_standardize_weight_rejects_bad_axes(graph, axes):
+    from tf1_wn.standardization import standardize_weight
+    with pytest.raises(ValueError, match="`reduce_axes` must be distinct"):
+        standardize_weight(tf.zeros([3, 3, 2, 2]), axes)
