@@ -412,3 +412,16 @@ def test_standardize_weight_rejects_bad_axes(graph, axes):
     from tf1_wn.standardization import standardize_weight
     with pytest.raises(ValueError, match="`reduce_axes` must be distinct"):
         standardize_weight(tf.zeros([3, 3, 2, 2]), axes)
+
+
+@pytest.mark.parametrize("variant", list(REFERENCES))
+def test_numpy_helper_for_checkpoint_tools(rng, variant):
+    from tf1_wn.standardization import standardize_weight_numpy
+    w = rng.normal(size=(3, 3, 5, 4)) * 0.2 + rng.normal(size=(1, 1, 5, 1))
+    gain = rng.uniform(0.5, 2.0, size=5)
+    # Transposed layout: output channel axis 2.
+    expected = REFERENCES[variant](w, (0, 1, 3)) * gain.reshape(1, 1, 5, 1)
+    out = standardize_weight_numpy(w.astype(np.float32), [0, 1, 3], gain,
+                                   variant)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)

@@ -258,3 +258,57 @@ def _standardize_with_gain(kernel, gain, axes, n, config):
         return _cast(y, dtype), grad
 
     return standardize(kernel, gain)
+
+
+def standardize_weight_numpy(kernel, reduce_axes, gain=None,
+                             variant="paper", eps=None, eps_placement=None,
+                             unbiased=None):
+    """`standardize_weight` on NumPy arrays, for checkpoint tools.
+
+    Folding a weight-standardized checkpoint into plain kernels needs the
+    standardized kernel without building a graph.  Computed in float64 and
+    returned in the kernel's dtype.
+
+    Args:
+      kernel: NumPy array.
+      reduce_axes, variant, eps, eps_placement, unbiased: as
+        `standardize_weight`.
+      gain: None or an array with one entry per output channel.
+
+    Returns:
+      A NumPy array with the shape and dtype of `kernel`.
+
+    Raises:
+      ValueError: as `standardize_weight`.
+    """
+    import numpy as np  # pylint: disable=import-outside-toplevel
+
+    if isinstance(variant, StandardizationConfig):
+        config = variant
+    else:
+        config = resolve_variant(variant, eps, eps_placement, unbiased)
+    array = np.asarray(kernel)
+    rank = array.ndim
+    axes = tuple(sorted({axis % rank for axis in reduce_axes}))
+    if not axes or len(axes) == rank:
+        raise ValueError(
+            f"`reduce_axes` must be distinct axes of the rank-{rank} kernel "
+            f"leaving at least one channel axis, got {reduce_axes!r}.")
+    n = _reduced_size(array.shape, axes)
+    if config.unbiased and n < 2:
+        raise ValueError(
+            f"`unbiased=True` needs at least 2 kernel entries per output "
+            f"channel, got {n} (kernel shape {list(array.shape)}).")
+    w = array.astype(np.float64)
+    centred = w - w.mean(axis=axes, keepdims=True)
+    var = (centred ** 2).sum(axis=axes, keepdims=True) / (
+        n - 1 if config.unbiased else n)
+    if config.eps_placement == "var":
+        out = centred / np.sqrt(var + config.eps)
+    else:
+        out = centred / (np.sqrt(var) + config.eps)
+    if gain is not None:
+        stats_shape = [1 if axis in axes else size
+                       for axis, size in enumerate(array.shape)]
+        out = out * np.asarray(gain, np.float64).reshape(stats_shape)
+    return out.astype(array.dtype)
