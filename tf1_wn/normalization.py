@@ -58,16 +58,88 @@ def inverse_norm(v, reduce_axes, eps=DEFAULT_EPS):
     return tf.rsqrt(tf.square(norm) + eps)
 
 
+def _factor_terms(v_stats, g, reduce_axes, eps, gain_gradient=None):
+    """``(factor, inverse, g_stats)``: ``factor = g / sqrt(sum(v**2) + eps)``
+    and ``inverse = 1 / sqrt(sum(v**2) + eps)``, both with kept dims.
+
+    With `gain_gradient`, the product ``g * inverse`` gets that gradient.
+    """
+    kept_shape = [1 if axis in reduce_axes else size
+                  for axis, size in enumerate(v_stats.shape.as_list())]
+    g_stats = _to_stats(g)
+    # g of shape [out] broadcasts against a channels-last kept shape as is.
+    if kept_shape[-1:] != g_stats.shape.as_list() or any(
+            size != 1 for size in kept_shape[:-1]):
+        g_stats = tf.reshape(g_stats, kept_shape)
+    norm = tf.math.reduce_euclidean_norm(v_stats, axis=reduce_axes,
+                                         keepdims=True)
+    inverse = tf.rsqrt(tf.square(norm) + eps)
+    if gain_gradient is None:
+        return g_stats * inverse, inverse, g_stats
+    with tf.get_default_graph().gradient_override_map({"Mul": gain_gradient}):
+        return g_stats * inverse, inverse, g_stats
+
+
+# Closed-form gradients (REFERENCE section 1), registered once and attached
+# with gradient_override_map to the products that form the result: nothing
+# is differentiated through the norm's own ops.  tf.custom_gradient would
+# register a new function on every call, and automatic differentiation of
+# the broadcasting products and the norm builds about three times as many
+# ops, which shows in graph-construction time and on small layers.
+_GAIN_GRADIENT = "Tf1WnGain"
+_WEIGHT_GRADIENT = "Tf1WnWeightNorm"
+_SCALE_GRADIENT = "Tf1WnChannelScale"
+
+
+def _to_gain_shape(grad, gain):
+    if grad.shape.as_list() != gain.shape.as_list():
+        grad = tf.reshape(grad, gain.shape)
+    return grad
+
+
+@tf.RegisterGradient(_GAIN_GRADIENT)
+def _gain_gradient(op, upstream):
+    """factor = g * inverse: dL/dg = dL/dfactor * inverse; the path into
+    the norm is covered by the weight's gradient."""
+    gain, inverse = op.inputs
+    return [_to_gain_shape(upstream * inverse, gain), None]
+
+
+@tf.RegisterGradient(_WEIGHT_GRADIENT)
+def _weight_gradient(op, upstream):
+    """w = v * factor:  with dot = sum(dL/dw * v) over the reduced axes,
+    dL/dv = factor * (dL/dw - dot * inverse**2 * v), dL/dfactor = dot
+    (which the gain's gradient turns into dL/dg = dot * inverse)."""
+    direction, factor = op.inputs
+    inverse = factor.op.inputs[1]
+    reduced = [axis for axis, size in enumerate(factor.shape.as_list())
+               if size == 1]
+    dot = tf.reduce_sum(upstream * direction, axis=reduced, keepdims=True)
+    grad_direction = factor * (upstream - (dot * tf.square(inverse))
+                               * direction)
+    return [grad_direction, dot]
+
+
+@tf.RegisterGradient(_SCALE_GRADIENT)
+def _channel_scale_gradient(op, upstream, *unused):
+    """factor = g * inverse:  d/dv = -factor * inverse**2 * v,
+    d/dg = inverse."""
+    del unused
+    factor = op.outputs[0]
+    inverse, direction, gain = op.inputs[1], op.inputs[2], op.inputs[3]
+    grad_direction = (-upstream * factor * tf.square(inverse)) * direction
+    grad_gain = _to_gain_shape(upstream * inverse, gain)
+    return [None, None, grad_direction, grad_gain]
+
+
 def channel_scale(v, g, reduce_axes, eps=DEFAULT_EPS):
     """The per-output-channel factor ``g / sqrt(sum(v**2) + eps)``.
 
-    ``w = v * channel_scale(v, g, ...)`` is the weight-normalized kernel, and
-    for a linear op ``op(x, v) * channel_scale(...)`` is its output.  The
-    gradient is written in closed form (``ds/dg = 1 / n``,
-    ``ds/dv = -g * v / n**3`` with ``n**2 = sum(v**2) + eps``): one pass over
-    v instead of the half-dozen that automatic differentiation of
-    square/sum/add/rsqrt builds, which is most of weight norm's cost on
-    small and weight-heavy layers, and finite for an all-zero column.
+    For a linear op, ``op(x, v) * channel_scale(...)`` is the output of the
+    weight-normalized layer.  The gradient is in closed form
+    (``d/dg = 1 / n``, ``d/dv = -g * v / n**3`` with
+    ``n**2 = sum(v**2) + eps``): one pass over v, and finite for an all-zero
+    column.
 
     Args:
       v: direction, any float dtype.
@@ -81,40 +153,15 @@ def channel_scale(v, g, reduce_axes, eps=DEFAULT_EPS):
       `reduce_axes`.
     """
     v_stats = _to_stats(v)
-    kept_shape = [1 if axis in reduce_axes else size
-                  for axis, size in enumerate(v.shape.as_list())]
-    g_stats = _to_stats(g)
-    if g_stats.shape.as_list() != kept_shape:
-        g_stats = tf.reshape(g_stats, kept_shape)
-    norm = tf.math.reduce_euclidean_norm(v_stats, axis=reduce_axes,
-                                         keepdims=True)
-    inverse = tf.rsqrt(tf.square(norm) + eps)
-    factor = g_stats * inverse
-    # IdentityN carries (factor, inverse, v, g); its gradient, registered
-    # once below, sends the closed form to v and g and nothing through the
-    # ops above.  (tf.custom_gradient would register a new gradient
-    # function on every call, which slows graph construction.)
+    factor, inverse, g_stats = _factor_terms(v_stats, g, reduce_axes, eps)
+    # IdentityN carries what the gradient needs, (factor, inverse, v, g).
     graph = tf.get_default_graph()
     with graph.gradient_override_map({"IdentityN": _SCALE_GRADIENT}):
         return tf.identity_n([factor, inverse, v_stats, g_stats])[0]
 
 
-_SCALE_GRADIENT = "Tf1WnChannelScale"
-
-
-@tf.RegisterGradient(_SCALE_GRADIENT)
-def _channel_scale_gradient(op, upstream, *unused):
-    """d factor / d v = -g v / n**3 = -factor * inverse**2 * v,
-    d factor / d g = inverse."""
-    del unused
-    factor = op.outputs[0]
-    inverse, direction = op.inputs[1], op.inputs[2]
-    grad_direction = (-upstream * factor * tf.square(inverse)) * direction
-    return [None, None, grad_direction, upstream * inverse]
-
-
 def normalize_weight(v, g, reduce_axes, eps=DEFAULT_EPS):
-    """The weight-normalized kernel ``w = g * v / ||v||``.
+    """The weight-normalized kernel ``w = g * v / sqrt(sum(v**2) + eps)``.
 
     Args:
       v: direction, any float dtype.
@@ -127,15 +174,20 @@ def normalize_weight(v, g, reduce_axes, eps=DEFAULT_EPS):
     Returns:
       A tensor with the shape and dtype of `v`.
     """
+    v_stats = _to_stats(v)
     if g is None:
-        scale = inverse_norm(v, reduce_axes, eps)
+        weight = v_stats * inverse_norm(v_stats, reduce_axes, eps)
     else:
-        scale = channel_scale(v, g, reduce_axes, eps)
-    if scale.dtype != v.dtype:
-        # Multiply in float32: g / ||v|| of a tiny or zero column (up to
-        # g * 1e6) overflows float16 before the product with v shrinks it.
-        return tf.cast(_to_stats(v) * scale, v.dtype)
-    return v * scale
+        factor, _, _ = _factor_terms(v_stats, g, reduce_axes, eps,
+                                     gain_gradient=_GAIN_GRADIENT)
+        # For float16 the product is taken in float32: g / ||v|| of a tiny
+        # or zero column (up to g * 1e6) overflows before v shrinks it.
+        with tf.get_default_graph().gradient_override_map(
+                {"Mul": _WEIGHT_GRADIENT}):
+            weight = v_stats * factor
+    if weight.dtype != v.dtype:
+        weight = tf.cast(weight, v.dtype)
+    return weight
 
 
 def channel_moments(t, channel_axis):
