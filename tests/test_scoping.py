@@ -137,3 +137,15 @@ def test_ema_without_average_for_trainable_variable_raises(graph):
         tf1_wn.dense(x, 2, scope="d", ema=ema, init=True)
     with pytest.raises(TypeError, match="ExponentialMovingAverage"):
         tf1_wn.sync_ema("not an ema")
+
+
+def test_layer_objects_with_the_same_name_do_not_share(graph):
+    x = tf.placeholder(tf.float32, [None, 3])
+    first = tf1_wn.WeightNormDense(2, name="block")
+    second = tf1_wn.WeightNormDense(2, name="block")
+    first(x)
+    first(x * 2.0)
+    second(x)
+    assert first.scope_name == "block" and second.scope_name == "block_1"
+    assert _names() == ["block/bias", "block/g", "block/v",
+                        "block_1/bias", "block_1/g", "block_1/v"]

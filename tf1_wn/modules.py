@@ -11,26 +11,25 @@ from tf1_wn import validation
 from tf1_wn._tf import tf
 
 
-class _WeightNormLayer:
-    """Base class: owns a geometry, a scope and the layer's variables."""
+class LayerObject:
+    """Base of the layer objects: one geometry, one scope, its variables.
 
-    _what = "layer"
+    Subclasses set `_build` (a ``build_*_layer`` function returning
+    ``(outputs, variables_namedtuple)``) and pass the validated keyword
+    options it takes.
+    """
 
-    def __init__(self, geometry, activation=None, use_bias=True,
-                 init_scale=1.0, trainable_g=True, ema=None,
-                 eps=normalization.DEFAULT_EPS, kernel_initializer=None,
-                 bias_initializer=None, g_initializer=None, name=None):
+    _build = None
+
+    def __init__(self, geometry, options, name=None):
         validation.assert_graph_mode(f"tf1_wn.{type(self).__name__}")
-        builder.check_activation(activation)
+        builder.check_activation(options.get("activation"))
         self._geometry = geometry
-        self._options = dict(
-            activation=activation, use_bias=use_bias,
-            init_scale=validation.positive_number("init_scale", init_scale),
-            trainable_g=trainable_g, ema=ema,
-            eps=validation.non_negative_number("eps", eps),
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, g_initializer=g_initializer)
-        with tf.variable_scope(name, default_name=geometry.default_name) as vs:
+        self._options = options
+        # Sonnet's rule: a second object named "block" gets "block_1" rather
+        # than silently sharing the first one's variables.
+        with tf.variable_scope(
+                None, default_name=name or geometry.default_name) as vs:
             self._scope = vs
         self._variables = None
 
@@ -38,6 +37,48 @@ class _WeightNormLayer:
     def scope_name(self):
         """The name of the variable scope this layer's variables live in."""
         return self._scope.name
+
+    def _call(self, inputs, **extra):
+        outputs, self._variables = type(self)._build(
+            self._geometry, inputs, what=f"tf1_wn.{type(self).__name__}",
+            scope=self._scope, reuse=tf.AUTO_REUSE, **self._options, **extra)
+        return outputs
+
+    def _connected(self):
+        if self._variables is None:
+            raise RuntimeError(
+                f"{type(self).__name__} {self.scope_name!r} has no variables "
+                "yet: call the layer on an input first.")
+        return self._variables
+
+    @property
+    def bias(self):
+        """The bias variable, or None with ``use_bias=False``."""
+        return self._connected().bias
+
+    @property
+    def variables(self):
+        """The layer's variables, in creation order (absent ones left out)."""
+        return [var for var in self._connected() if var is not None]
+
+
+class _WeightNormLayer(LayerObject):
+    """Base of the weight-normalized layer objects."""
+
+    _build = staticmethod(builder.build_weight_norm_layer)
+
+    def __init__(self, geometry, activation=None, use_bias=True,
+                 init_scale=1.0, trainable_g=True, ema=None,
+                 eps=normalization.DEFAULT_EPS, kernel_initializer=None,
+                 bias_initializer=None, g_initializer=None, name=None):
+        super().__init__(geometry, dict(
+            activation=activation, use_bias=use_bias,
+            init_scale=validation.positive_number("init_scale", init_scale),
+            trainable_g=trainable_g, ema=ema,
+            eps=validation.non_negative_number("eps", eps),
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, g_initializer=g_initializer),
+            name=name)
 
     def __call__(self, inputs, init=False):
         """Applies the layer.
@@ -52,18 +93,7 @@ class _WeightNormLayer:
         Raises:
           RuntimeError, TypeError, ValueError: as the functional layers.
         """
-        outputs, self._variables = builder.build_weight_norm_layer(
-            self._geometry, inputs, what=f"tf1_wn.{type(self).__name__}",
-            init=init, scope=self._scope, reuse=tf.AUTO_REUSE,
-            **self._options)
-        return outputs
-
-    def _connected(self):
-        if self._variables is None:
-            raise RuntimeError(
-                f"{type(self).__name__} {self.scope_name!r} has no variables "
-                "yet: call the layer on an input first.")
-        return self._variables
+        return self._call(inputs, init=init)
 
     @property
     def v(self):
@@ -75,16 +105,6 @@ class _WeightNormLayer:
         """The per-output-channel gain variable."""
         return self._connected().g
 
-    @property
-    def bias(self):
-        """The bias variable, or None with ``use_bias=False``."""
-        return self._connected().bias
-
-    @property
-    def variables(self):
-        """``[v, g, bias]`` (bias omitted when the layer has none)."""
-        return [var for var in self._connected() if var is not None]
-
 
 class WeightNormDense(_WeightNormLayer):
     """Weight-normalized dense layer object (see `tf1_wn.dense`).
@@ -93,7 +113,8 @@ class WeightNormDense(_WeightNormLayer):
       units: number of output units.
       activation, use_bias, init_scale, trainable_g, ema, eps,
       kernel_initializer, bias_initializer, g_initializer: as `tf1_wn.dense`.
-      name: variable scope name (made unique); default ``dense``.
+      name: variable scope name (made unique: a second object with the
+        same name gets ``name_1``); default ``dense``.
 
     Raises:
       RuntimeError: in eager mode.

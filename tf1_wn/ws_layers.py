@@ -42,6 +42,7 @@ from tf_slim.ops.arg_scope import add_arg_scope
 
 from tf1_wn import builder
 from tf1_wn import kernels
+from tf1_wn import modules
 from tf1_wn import standardization
 from tf1_wn import validation
 from tf1_wn._tf import tf
@@ -297,36 +298,24 @@ def ws_depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
         **_common(locals()))[0]
 
 
-class _WeightStandardizedLayer:
-    """Base class: owns a geometry, a scope and the layer's variables."""
+class _WeightStandardizedLayer(modules.LayerObject):
+    """Base of the weight-standardized layer objects."""
+
+    _build = staticmethod(build_weight_standardized_layer)
 
     def __init__(self, geometry, activation=None, use_bias=True, gain=False,
                  variant="paper", eps=None, eps_placement=None,
                  unbiased=None, ema=None, kernel_initializer=None,
                  bias_initializer=None, gain_initializer=None, name=None):
-        validation.assert_graph_mode(f"tf1_wn.{type(self).__name__}")
-        builder.check_activation(activation)
         config = standardization.resolve_variant(
             variant, eps, eps_placement, unbiased)
-        self._geometry = geometry
-        self._options = dict(
+        super().__init__(geometry, dict(
             activation=activation, use_bias=use_bias, gain=gain,
             variant=None, eps=config.eps,
             eps_placement=config.eps_placement, unbiased=config.unbiased,
             ema=ema, kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
-            gain_initializer=gain_initializer)
-        # Sonnet's rule: a second object named "block" gets "block_1" rather
-        # than silently sharing the first one's variables.
-        with tf.variable_scope(
-                None, default_name=name or geometry.default_name) as vs:
-            self._scope = vs
-        self._variables = None
-
-    @property
-    def scope_name(self):
-        """The name of the variable scope this layer's variables live in."""
-        return self._scope.name
+            gain_initializer=gain_initializer), name=name)
 
     def __call__(self, inputs):
         """Applies the layer.
@@ -340,17 +329,7 @@ class _WeightStandardizedLayer:
         Raises:
           RuntimeError, TypeError, ValueError: as the functional layers.
         """
-        outputs, self._variables = build_weight_standardized_layer(
-            self._geometry, inputs, what=f"tf1_wn.{type(self).__name__}",
-            scope=self._scope, reuse=AUTO_REUSE, **self._options)
-        return outputs
-
-    def _connected(self):
-        if self._variables is None:
-            raise RuntimeError(
-                f"{type(self).__name__} {self.scope_name!r} has no variables "
-                "yet: call the layer on an input first.")
-        return self._variables
+        return self._call(inputs)
 
     @property
     def kernel(self):
@@ -361,16 +340,6 @@ class _WeightStandardizedLayer:
     def gain(self):
         """The per-output-channel gain variable, or None without one."""
         return self._connected().gain
-
-    @property
-    def bias(self):
-        """The bias variable, or None with ``use_bias=False``."""
-        return self._connected().bias
-
-    @property
-    def variables(self):
-        """``[kernel, gain, bias]`` without the ones the layer lacks."""
-        return [var for var in self._connected() if var is not None]
 
 
 class WeightStandardizedConv1D(_WeightStandardizedLayer):
