@@ -79,9 +79,9 @@ def step_ratio(shape, net, plain_layer, wn_layer, blocks, steps):
         wn = train_op(net(x, wn_layer, "wn"), "wn")
         with session(graph) as sess:
             sess.run(tf.global_variables_initializer())
-            seconds, ratios = interleaved_ratios(sess, [plain, wn], steps,
-                                                 blocks)
-    return seconds, ratios[1]
+            seconds, quartiles = interleaved_ratios(sess, [plain, wn], steps,
+                                                    blocks)
+    return seconds, quartiles[1]
 
 
 def construction_ratio(repeats):
@@ -133,34 +133,35 @@ def data_init_cost(blocks):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--blocks", type=int, default=15,
-                        help="interleaved blocks per case (default 15)")
+    parser.add_argument("--blocks", type=int, default=41,
+                        help="interleaved blocks per case (default 41)")
     parser.add_argument("--quick", action="store_true",
                         help="few blocks, for a smoke run")
     args = parser.parse_args(argv)
-    blocks = 3 if args.quick else args.blocks
+    blocks = 5 if args.quick else args.blocks
 
     print(f"TensorFlow {tf.VERSION if hasattr(tf, 'VERSION') else ''}, "
           f"blocks={blocks}; ratio = WN step / plain step (median of blocks)")
     cases = [
         ("six 3x3 conv, 64 ch, batch 16, 32x32", (16, 32, 32, 64),
-         conv_net, plain_conv, wn_conv, 5, 1.02),
+         conv_net, plain_conv, wn_conv, 2, 1.02),
         ("six 3x3 conv, 64 ch, batch 16, 8x8", (16, 8, 8, 64),
-         conv_net, plain_conv, wn_conv, 40, 1.05),
+         conv_net, plain_conv, wn_conv, 5, 1.05),
         ("MLP 4 x 1024, batch 256", (256, 1024), mlp, plain_dense, wn_dense,
-         20, 1.05),
+         5, 1.05),
     ]
     print(f"{'case':42s} {'plain ms':>9s} {'WN ms':>9s} {'ratio':>7s} "
-          f"{'target':>7s}")
+          f"{'(IQR)':>13s} {'target':>7s}")
     for name, shape, net, plain, wn, steps, target in cases:
-        seconds, ratio = step_ratio(shape, net, plain, wn, blocks, steps)
+        seconds, (low, ratio, high) = step_ratio(shape, net, plain, wn,
+                                                 blocks, steps)
         print(f"{name:42s} {seconds[0] * 1e3:9.2f} {seconds[1] * 1e3:9.2f} "
-              f"{ratio:7.3f} {target:7.2f}")
+              f"{ratio:7.3f} ({low:.3f}-{high:.3f}) {target:7.2f}")
         sys.stdout.flush()
     plain_s, wn_s, ratio = construction_ratio(3 if args.quick else 5)
     print(f"{'graph construction, 50 conv + grads + Adam':42s} "
           f"{plain_s * 1e3:9.0f} {wn_s * 1e3:9.0f} {ratio:7.3f} "
-          f"{1.5:7.2f}")
+          f"{'':13s} {1.5:7.2f}")
     first, warm = data_init_cost(blocks)
     print(f"data-init pass / training step (32x32 net): first run "
           f"{first:.2f}x, warm {warm:.2f}x")

@@ -106,10 +106,11 @@ def main(argv=None):
             wn = train_op(WN_CELLS[kind](args.units), inputs, target, "wn")
             with session(graph) as sess:
                 sess.run(tf.global_variables_initializer())
-                medians, ratios = interleaved_ratios(
+                medians, quartiles = interleaved_ratios(
                     sess, [plain, wn], args.steps_per_block, args.blocks)
+        low, ratio, high = quartiles[1]
         print(f"{kind:6s} {medians[0] * 1e3:9.1f} {medians[1] * 1e3:9.1f} "
-              f"{ratios[1]:9.3f}", flush=True)
+              f"{ratio:9.3f} ({low:.3f}-{high:.3f})", flush=True)
 
 
 if __name__ == "__main__":

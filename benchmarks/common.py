@@ -18,8 +18,11 @@ def session(graph, threads=2):
 
 
 def interleaved_ratios(sess, ops, steps_per_block, blocks, warmup=3):
-    """Times each op in `ops` in alternating blocks; returns per-block
-    seconds-per-step for every op and the ratio of each op to ops[0].
+    """Times each op in `ops` in alternating blocks.
+
+    Short blocks and many of them: this shared 2-core machine drifts by
+    tens of percent over seconds, and a ratio taken within one block pair
+    cancels most of it.
 
     Args:
       sess: the session.
@@ -29,8 +32,9 @@ def interleaved_ratios(sess, ops, steps_per_block, blocks, warmup=3):
       warmup: untimed runs of each op first.
 
     Returns:
-      ``(medians, ratio_medians)``: median seconds per step of each op and
-      median over blocks of op_i / op_0.
+      ``(medians, ratio_quartiles)``: median seconds per step of each op,
+      and for each op the (25th, 50th, 75th) percentiles over blocks of
+      op_i / op_0.
     """
     for op in ops:
         for _ in range(warmup):
@@ -49,4 +53,5 @@ def interleaved_ratios(sess, ops, steps_per_block, blocks, warmup=3):
             per_op[index].append(seconds)
             ratios[index].append(seconds / times[0])
     return ([statistics.median(t) for t in per_op],
-            [statistics.median(r) for r in ratios])
+            [tuple(statistics.quantiles(r, n=4)) if len(r) > 1
+             else (r[0],) * 3 for r in ratios])

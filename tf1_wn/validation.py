@@ -23,7 +23,7 @@ def assert_graph_mode(what):
         raise RuntimeError(
             f"{what} builds TF1 graph ops and cannot run eagerly. Call "
             "tf.compat.v1.disable_eager_execution() at program start, or "
-            "build inside `with tf.compat.v1.Graph().as_default():` and run "
+            "build inside `with tf.Graph().as_default():` and run "
             "the result with a tf.compat.v1.Session.")
 
 

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
 
 _FLOATX = {"dtype": tf.float32}
@@ -64,11 +65,7 @@ def require_graph_mode(what):
     Raises:
       RuntimeError: when `tf.executing_eagerly()` is True.
     """
-    if tf.executing_eagerly():
-        raise RuntimeError(
-            "%s builds a TF1 graph and cannot run eagerly. Call "
-            "tf.compat.v1.disable_eager_execution() at program start, or "
-            "build the model inside `with tf.Graph().as_default():`." % what)
+    validation.assert_graph_mode(what)
 
 
 def as_tuple(value, n, arg_name, allow_zero=False):
