@@ -64,6 +64,24 @@ def bias_add(outputs, bias, channels_first):
         outputs, bias, data_format="NC..." if channels_first else "N...C")
 
 
+def checked_inputs(geometry, inputs, what, activation):
+    """The checks every layer builder starts with.
+
+    Returns:
+      ``(inputs_tensor, in_channels)``.
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: non-float inputs, non-callable activation.
+      ValueError: wrong rank, unknown channel dimension.
+    """
+    validation.assert_graph_mode(what)
+    inputs = validation.check_float_tensor("inputs", inputs)
+    in_channels = geometry.check_inputs(inputs)
+    check_activation(activation)
+    return inputs, in_channels
+
+
 def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                             use_bias=True, init=False, init_scale=1.0,
                             trainable_g=True, ema=None,
@@ -88,10 +106,7 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
       ValueError: wrong rank, unknown channel dimension, bad numbers,
         ``init=True`` together with `ema`.
     """
-    validation.assert_graph_mode(what)
-    inputs = validation.check_float_tensor("inputs", inputs)
-    in_channels = geometry.check_inputs(inputs)
-    check_activation(activation)
+    inputs, in_channels = checked_inputs(geometry, inputs, what, activation)
     init_scale = validation.positive_number("init_scale", init_scale)
     eps = validation.non_negative_number("eps", eps)
     if init and ema is not None:

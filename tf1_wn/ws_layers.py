@@ -44,7 +44,6 @@ from tf1_wn import builder
 from tf1_wn import kernels
 from tf1_wn import modules
 from tf1_wn import standardization
-from tf1_wn import validation
 from tf1_wn._tf import tf
 
 AUTO_REUSE = tf.AUTO_REUSE
@@ -78,12 +77,10 @@ def build_weight_standardized_layer(
       ValueError: wrong rank, unknown channel dimension, bad variant
         arguments.
     """
-    validation.assert_graph_mode(what)
+    inputs, in_channels = builder.checked_inputs(geometry, inputs, what,
+                                                 activation)
     config = standardization.resolve_variant(
         variant, eps, eps_placement, unbiased)
-    inputs = validation.check_float_tensor("inputs", inputs)
-    in_channels = geometry.check_inputs(inputs)
-    builder.check_activation(activation)
     dtype = inputs.dtype.base_dtype
     out_channels = geometry.out_channels(in_channels)
 
