@@ -71,9 +71,7 @@ def _factor_terms(v_stats, g, reduce_axes, eps, gain_gradient=None):
     if kept_shape[-1:] != g_stats.shape.as_list() or any(
             size != 1 for size in kept_shape[:-1]):
         g_stats = tf.reshape(g_stats, kept_shape)
-    norm = tf.math.reduce_euclidean_norm(v_stats, axis=reduce_axes,
-                                         keepdims=True)
-    inverse = tf.rsqrt(tf.square(norm) + eps)
+    inverse = inverse_norm(v_stats, reduce_axes, eps)
     if gain_gradient is None:
         return g_stats * inverse, inverse, g_stats
     with tf.get_default_graph().gradient_override_map({"Mul": gain_gradient}):

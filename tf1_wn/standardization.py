@@ -37,6 +37,7 @@ import collections
 import numbers
 
 from tf1_wn._tf import tf
+from tf1_wn.normalization import statistics_dtype
 
 #: ``variant -> (eps, eps_placement, unbiased)``.
 VARIANTS = {
@@ -51,8 +52,6 @@ EPS_PLACEMENTS = ("std", "var")
 #: A resolved weight-standardization configuration.
 StandardizationConfig = collections.namedtuple(
     "StandardizationConfig", ["eps", "eps_placement", "unbiased"])
-
-_LOW_PRECISION = (tf.float16, tf.bfloat16)
 
 
 def resolve_variant(variant="paper", eps=None, eps_placement=None,
@@ -175,10 +174,6 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
     return _standardize_with_gain(kernel, gain, axes, n, config)
 
 
-def _stats_dtype(dtype):
-    return tf.float32 if dtype in _LOW_PRECISION else dtype
-
-
 def _cast(x, dtype):
     return x if x.dtype == dtype else tf.cast(x, dtype)
 
@@ -228,7 +223,7 @@ def _standardize(kernel, axes, n, config):
     @tf.custom_gradient
     def standardize(w):
         dtype = w.dtype
-        w_stats = _cast(w, _stats_dtype(dtype))
+        w_stats = _cast(w, statistics_dtype(dtype))
         y, centred, scale, r, t, divisor = _forward(
             w_stats, None, axes, n, config)
 
@@ -246,7 +241,7 @@ def _standardize_with_gain(kernel, gain, axes, n, config):
     @tf.custom_gradient
     def standardize(w, g):
         dtype, g_dtype = w.dtype, g.dtype
-        stats_dtype = _stats_dtype(dtype)
+        stats_dtype = statistics_dtype(dtype)
         y, centred, scale, r, t, divisor = _forward(
             _cast(w, stats_dtype), _cast(g, stats_dtype), axes, n, config)
 
