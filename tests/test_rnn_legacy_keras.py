@@ -8,29 +8,15 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
-from test_rnn_reference import cell_params, randomize, run_reference
+from test_rnn_reference import (cell_params, check_lstm_gru_stack, randomize,
+                                run_reference)
 
 pytestmark = pytest.mark.legacy_keras
 
 
 def test_legacy_multi_rnn_cell_stacks_wn_cells(graph, rng):
-    x_value = rng.normal(size=(3, 4, 5))
-    multi = tf.nn.rnn_cell.MultiRNNCell(
-        [tf1_wn.WeightNormLSTMCell(4), tf1_wn.WeightNormGRUCell(3)])
-    outputs, final = tf.nn.dynamic_rnn(multi, tf.constant(x_value),
-                                       dtype=tf.float64)
-    lstm_vars = cell_params("rnn/multi_rnn_cell/cell_0/wn_lstm_cell")
-    gru_vars = cell_params("rnn/multi_rnn_cell/cell_1/wn_gru_cell")
-    assert len(lstm_vars) == 5 and len(gru_vars) == 10
-    with tf.Session() as sess:
-        lstm_p = randomize(sess, lstm_vars, rng)
-        gru_p = randomize(sess, gru_vars, rng)
-        got_out, got_final = sess.run([outputs, final])
-    mid, lstm_state = run_reference("lstm", lstm_p, x_value, 4)
-    want, gru_state = run_reference("gru", gru_p, mid, 3)
-    np.testing.assert_allclose(got_out, want, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(got_final[0].h, lstm_state[1], rtol=1e-10)
-    np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10)
+    check_lstm_gru_stack(tf.nn.rnn_cell.MultiRNNCell(
+        [tf1_wn.WeightNormLSTMCell(4), tf1_wn.WeightNormGRUCell(3)]), rng)
 
 
 def test_legacy_dropout_wrapper_around_wn_cell(graph, rng):

@@ -210,10 +210,10 @@ def test_lstm_concatenated_state(graph, rng):
     np.testing.assert_allclose(got, np.concatenate([c, h], 1), rtol=1e-10, atol=1e-11)
 
 
-def test_multi_rnn_cell_matches_stacked_reference(graph, rng):
+def check_lstm_gru_stack(multi, rng):
+    """Runs `multi`, a stack of WeightNormLSTMCell(4) then
+    WeightNormGRUCell(3) on depth-5 inputs, against the NumPy reference."""
     x_value = rng.normal(size=(3, 4, 5))
-    cells = [tf1_wn.WeightNormLSTMCell(4), tf1_wn.WeightNormGRUCell(3)]
-    multi = tf1_wn.MultiRNNCell(cells)
     outputs, final = tf.nn.dynamic_rnn(multi, tf.constant(x_value),
                                        dtype=tf.float64)
     lstm_vars = cell_params("rnn/multi_rnn_cell/cell_0/wn_lstm_cell")
@@ -226,5 +226,13 @@ def test_multi_rnn_cell_matches_stacked_reference(graph, rng):
     mid, lstm_state = run_reference("lstm", lstm_p, x_value, 4)
     want, gru_state = run_reference("gru", gru_p, mid, 3)
     np.testing.assert_allclose(got_out, want, rtol=1e-10, atol=1e-11)
-    np.testing.assert_allclose(got_final[0].c, lstm_state[0], rtol=1e-10, atol=1e-11)
-    np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(got_final[0].c, lstm_state[0], rtol=1e-10,
+                               atol=1e-11)
+    np.testing.assert_allclose(got_final[0].h, lstm_state[1], rtol=1e-10)
+    np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10,
+                               atol=1e-11)
+
+
+def test_multi_rnn_cell_matches_stacked_reference(graph, rng):
+    check_lstm_gru_stack(tf1_wn.MultiRNNCell(
+        [tf1_wn.WeightNormLSTMCell(4), tf1_wn.WeightNormGRUCell(3)]), rng)

@@ -63,7 +63,17 @@ def _gain(gain):
     return float(gain)
 
 
-class Glorot(Initializer):
+class _ScaledInitializer(Initializer):
+    """Base of Glorot and He: a Normal/Uniform class and a gain."""
+
+    def __init__(self, initializer, gain=1.0, c01b=False):
+        if c01b:
+            raise NotImplementedError("c01b layouts are not supported")
+        self.initializer = initializer
+        self.gain = _gain(gain)
+
+
+class Glorot(_ScaledInitializer):
     """Glorot/Xavier scaling of `initializer` (``std = gain * sqrt(2 /
     ((n1 + n2) * receptive_field))`` with ``n1, n2 = shape[:2]``, Lasagne's
     convention for ``(in, out)`` dense and ``(out, in, k...)`` conv weights).
@@ -72,12 +82,6 @@ class Glorot(Initializer):
       initializer: `Normal` or `Uniform` class.
       gain: float, or ``'relu'`` for sqrt(2).
     """
-
-    def __init__(self, initializer, gain=1.0, c01b=False):
-        if c01b:
-            raise NotImplementedError("c01b layouts are not supported")
-        self.initializer = initializer
-        self.gain = _gain(gain)
 
     def sample(self, shape):
         if len(shape) < 2:
@@ -104,15 +108,9 @@ class GlorotUniform(Glorot):
         super(GlorotUniform, self).__init__(Uniform, gain, c01b)
 
 
-class He(Initializer):
+class He(_ScaledInitializer):
     """He scaling: ``std = gain * sqrt(1 / fan_in)``, fan_in =
     ``shape[0]`` for 2-D, ``prod(shape[1:])`` otherwise."""
-
-    def __init__(self, initializer, gain=1.0, c01b=False):
-        if c01b:
-            raise NotImplementedError("c01b layouts are not supported")
-        self.initializer = initializer
-        self.gain = _gain(gain)
 
     def sample(self, shape):
         if len(shape) == 2:
