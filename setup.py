@@ -41,6 +41,8 @@ setup(
         "tf1_wn.compat": "compat",
         "tf1_wn.compat.lasagne": "compat/lasagne",
     },
+    # The C++ source of the fused kernels, compiled on first use.
+    package_data={"tf1_wn": ["native/*.cc"]},
     install_requires=[
         "numpy>=1.23",
         "tf-slim>=1.1",

@@ -4,14 +4,31 @@ Every reference here is written from the formulas (REFERENCE section 4) and
 TF's conv conventions, in NumPy, by explicit loops over kernel offsets; no
 TensorFlow op computes an expected value.  Gradients are central finite
 differences of the NumPy reference (the loss is ``sum(R * y)``).
+Each test runs twice: native kernels and composed TensorFlow ops.
 """
 import math
+import os
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
+from tf1_wn import native_ops
+
+
+@pytest.fixture(params=["native", "composed"], autouse=True)
+def implementation(request):
+    """Runs every test on both paths: the fused native kernels and the
+    composed TensorFlow ops (what runs without a compiler or on a GPU)."""
+    if request.param == "native" and shutil.which(
+            (os.environ.get("CXX") or "g++").split()[0]) is None:
+        pytest.skip("no C++ compiler for the native kernels")
+    previous = native_ops.set_mode("on" if request.param == "native"
+                                   else "off")
+    yield request.param
+    native_ops.set_mode(previous)
 
 # --------------------------------------------------------------------------
 # NumPy references of the four published variants, written independently.

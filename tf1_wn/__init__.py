@@ -12,12 +12,13 @@ build in graph mode, and use:
 * recurrent cells `WeightNormRNNCell`, `WeightNormGRUCell`,
   `WeightNormLSTMCell` and `MultiRNNCell`;
 * weight-standardized convolutions `ws_conv*` / `WeightStandardizedConv*`;
-* `checkpoint`: convert plain checkpoints to weight norm and fold them back.
+* `checkpoint`: convert plain checkpoints to weight norm and fold them back;
+* `native_ops`: the fused CPU kernels weight standardization uses.
 
 The Lasagne mirror is `tf1_wn.compat.lasagne`.
 """
 from tf1_wn._tf import tf as _tf  # noqa: F401  (fails early without TF)
-from tf1_wn import checkpoint
+from tf1_wn import checkpoint, native_ops
 from tf1_wn.data_init import INIT_OPS, init_op, sync_ema
 from tf1_wn.layers import (conv1d, conv2d, conv2d_transpose, conv3d, dense,
                            depthwise_conv2d, nin)
@@ -52,6 +53,6 @@ __all__ = [
     "WeightStandardizedConv1D", "WeightStandardizedConv2D",
     "WeightStandardizedConv3D", "WeightStandardizedConv2DTranspose",
     "WeightStandardizedDepthwiseConv2D",
-    "checkpoint",
+    "checkpoint", "native_ops",
     "__version__",
 ]

@@ -1,4 +1,5 @@
-"""The ``tf1-wn`` command: inspect, convert and fold TF1 checkpoints.
+"""The ``tf1-wn`` command: inspect, convert and fold TF1 checkpoints;
+build the native kernels ahead of time (``build-native``).
 
     tf1-wn inspect CKPT [--layout REGEX=KIND] [--json]
     tf1-wn convert CKPT OUT [--include REGEX] [--exclude REGEX]
@@ -113,7 +114,22 @@ def build_parser():
                       "gain variable")
     fold.add_argument("--variant", choices=sorted(WS_VARIANTS),
                       help="variant of the weight-standardized kernels")
+
+    native = commands.add_parser(
+        "build-native", help="compile the fused CPU kernels now (they are "
+        "otherwise compiled on first use)")
+    native.add_argument("--dir", default=None,
+                        help="output directory (default: the cache, "
+                        "$TF1_WN_CACHE_DIR or ~/.cache/tf1_wn)")
+    native.add_argument("--force", action="store_true",
+                        help="rebuild even if a matching build exists")
     return parser
+
+
+def _build_native(args):
+    from tf1_wn import native_ops
+    path = native_ops.build(directory=args.dir, force=args.force)
+    print(path)
 
 
 def _format_table(groups):
@@ -179,10 +195,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        from tf1_wn import checkpoint
+        from tf1_wn import checkpoint, native_ops
     except ImportError as error:
         print("%s: error: %s" % (PROG, error), file=sys.stderr)
         return 1
+    if args.command == "build-native":
+        try:
+            _build_native(args)
+        except native_ops.NativeOpsError as error:
+            print("%s: error: %s" % (PROG, error), file=sys.stderr)
+            return 1
+        return 0
     try:
         if args.command == "inspect":
             _inspect(args, checkpoint)

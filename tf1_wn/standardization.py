@@ -36,6 +36,7 @@ Implementation notes:
 import collections
 import numbers
 
+from tf1_wn import native_ops
 from tf1_wn._tf import tf
 from tf1_wn.normalization import statistics_dtype
 
@@ -166,12 +167,49 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
             "('paper_tf', 'bit', 'timm') or unbiased=False.")
     stats_shape = [1 if axis in axes else size
                    for axis, size in enumerate(shape)]
+    if gain is not None:
+        gain = tf.convert_to_tensor(gain)
+    view = _channel_view(shape, axes)
+    library = native_ops.library() if view is not None else None
+    if library is not None:
+        return _standardize_native(library, kernel, gain, view, config)
     if gain is None:
         return _standardize(kernel, axes, n, config)
-    gain = tf.convert_to_tensor(gain)
     if gain.shape.as_list() != stats_shape:
         gain = tf.reshape(gain, stats_shape)
     return _standardize_with_gain(kernel, gain, axes, n, config)
+
+
+def _channel_view(shape, axes):
+    """``[outer, channels, inner]`` sizes if the channel axes are adjacent.
+
+    Every layer's kernel qualifies (conv: last axis; transposed conv: axis
+    2; depthwise: the last two); other layouts return None.
+    """
+    channel_axes = [axis for axis in range(len(shape)) if axis not in axes]
+    first, last = channel_axes[0], channel_axes[-1]
+    if last - first + 1 != len(channel_axes):
+        return None
+    return (_reduced_size(shape, range(first)),
+            _reduced_size(shape, channel_axes),
+            _reduced_size(shape, range(last + 1, len(shape))))
+
+
+def _standardize_native(library, kernel, gain, view, config):
+    """`standardize_weight` with the fused kernels of `tf1_wn.native_ops`."""
+    dtype = kernel.dtype
+    stats_dtype = statistics_dtype(dtype)
+    channels = view[1]
+    if gain is None:
+        gain_vector = tf.ones([channels], stats_dtype)
+    else:
+        gain_vector = tf.reshape(_cast(gain, stats_dtype), [channels])
+    output, _, _, _ = library.tf1_wn_standardize_weight(
+        tf.reshape(_cast(kernel, stats_dtype), view), gain_vector,
+        tf.constant(config.eps, stats_dtype), eps_in_var=config.eps_placement == "var",
+        unbiased=config.unbiased)
+    output = tf.reshape(output, kernel.shape)
+    return _cast(output, dtype)
 
 
 def _cast(x, dtype):

@@ -1,0 +1,261 @@
+"""The native weight-standardization kernels: build, load, fall back, and
+agree with float64 NumPy where the layer tests do not reach (kernels large
+enough to be split across threads, gradient penalties, second derivatives).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import tf1_wn
+from tf1_wn import native_ops
+from tf1_wn._tf import TF_VERSION
+
+HAVE_COMPILER = shutil.which(
+    (os.environ.get("CXX") or "g++").split()[0]) is not None
+needs_compiler = pytest.mark.skipif(not HAVE_COMPILER,
+                                    reason="no C++ compiler")
+
+
+@pytest.fixture
+def mode():
+    """Restores the native-ops mode after the test."""
+    previous = native_ops.get_mode()
+    yield native_ops.set_mode
+    native_ops.set_mode(previous)
+
+
+def np_standardize(w, axes, unbiased, eps, eps_in_var, gain=None):
+    """Float64 NumPy weight standardization, per channel over `axes`."""
+    mean = w.mean(axis=axes, keepdims=True)
+    var = ((w - mean) ** 2).sum(axis=axes, keepdims=True) / (
+        np.prod([w.shape[a] for a in axes]) - (1 if unbiased else 0))
+    if eps_in_var:
+        out = (w - mean) / np.sqrt(var + eps)
+    else:
+        out = (w - mean) / (np.sqrt(var) + eps)
+    if gain is not None:
+        out = out * gain.reshape([1 if a in axes else n
+                                  for a, n in enumerate(w.shape)])
+    return out
+
+
+def _op_types(graph):
+    return {op.type for op in graph.get_operations()}
+
+
+@needs_compiler
+def test_library_builds_and_layers_use_it(graph, mode):
+    mode("on")
+    assert native_ops.library() is not None
+    tf1_wn.ws_conv2d(tf.zeros([1, 4, 4, 3]), 5, 3, scope="a")
+    assert "Tf1WnStandardizeWeight" in _op_types(graph)
+
+
+def test_mode_off_builds_composed_ops(graph, mode):
+    mode("off")
+    assert native_ops.library() is None
+    tf1_wn.ws_conv2d(tf.zeros([1, 4, 4, 3]), 5, 3, scope="a")
+    assert "Tf1WnStandardizeWeight" not in _op_types(graph)
+
+
+@needs_compiler
+def test_clean_build_into_a_new_directory(tmp_path):
+    path = native_ops.build(directory=str(tmp_path))
+    assert os.path.dirname(path) == str(tmp_path)
+    assert os.path.basename(path).startswith(
+        f"tf1_wn_native-tf{TF_VERSION}-")
+    # A second call finds the build; nothing half-written is left behind.
+    assert native_ops.build(directory=str(tmp_path)) == path
+    assert os.listdir(tmp_path) == [os.path.basename(path)]
+
+
+def test_missing_compiler_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-compiler-tf1wn")
+    with pytest.raises(native_ops.NativeOpsError,
+                       match="no-such-compiler-tf1wn.*TF1_WN_NATIVE_OPS=off"):
+        native_ops.build(directory=str(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_compiler_failure_reports_its_output(tmp_path, monkeypatch):
+    # `false` exists and fails: the error carries the command.
+    monkeypatch.setenv("CXX", "false")
+    with pytest.raises(native_ops.NativeOpsError, match="(?s)failed.*false -shared"):
+        native_ops.build(directory=str(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("value", ["yes", "", "2"])
+def test_bad_mode_is_rejected(value, mode):
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        mode(value)
+
+
+def _run_python(code, **env):
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    return subprocess.run([sys.executable, "-c", code], env=environment,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+FALLBACK_PROGRAM = """
+import warnings
+import tensorflow.compat.v1 as tf
+tf.disable_eager_execution()
+import tf1_wn
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    tf1_wn.ws_conv2d(tf.zeros([1, 4, 4, 3]), 5, 3, scope="a")
+    tf1_wn.ws_conv2d(tf.zeros([1, 4, 4, 3]), 5, 3, scope="b")
+types = {op.type for op in tf.get_default_graph().get_operations()}
+print("native" if "Tf1WnStandardizeWeight" in types else "composed")
+print(sum("native ops unavailable" in str(w.message) for w in caught))
+"""
+
+
+def test_failed_build_falls_back_with_one_warning(tmp_path):
+    result = _run_python(FALLBACK_PROGRAM, CXX="no-such-compiler-tf1wn",
+                         TF1_WN_CACHE_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["composed", "1"]
+
+
+def test_failed_build_raises_in_mode_on(tmp_path):
+    result = _run_python(FALLBACK_PROGRAM, CXX="no-such-compiler-tf1wn",
+                         TF1_WN_CACHE_DIR=str(tmp_path),
+                         TF1_WN_NATIVE_OPS="on")
+    assert result.returncode != 0
+    assert "NativeOpsError" in result.stderr
+    assert "no-such-compiler-tf1wn" in result.stderr
+
+
+def test_bad_environment_mode_names_the_variable():
+    result = _run_python("import tf1_wn; tf1_wn.native_ops.get_mode()",
+                         TF1_WN_NATIVE_OPS="sometimes")
+    assert result.returncode != 0
+    assert "$TF1_WN_NATIVE_OPS must be one of" in result.stderr
+    assert "'sometimes'" in result.stderr
+
+
+def _standardized_and_grads(kernel, gain, axes, **variant):
+    w = tf.constant(kernel)
+    g = tf.constant(gain)
+    out = tf1_wn.standardization.standardize_weight(w, axes, gain=g,
+                                                    **variant)
+    upstream = tf.constant(np.random.default_rng(1).normal(size=kernel.shape))
+    grads = tf.gradients(tf.reduce_sum(out * upstream), [w, g])
+    with tf.Session() as sess:
+        return sess.run([out] + grads) + [sess.run(upstream)]
+
+
+@needs_compiler
+@pytest.mark.parametrize("shape,axes", [
+    ((3, 3, 128, 1024), [0, 1, 2]),    # conv, 1.2M entries: threaded
+    ((3, 3, 512, 256), [0, 1, 3]),     # transposed conv layout: inner > 1
+])
+def test_large_kernels_match_numpy(graph, rng, mode, shape, axes):
+    mode("on")
+    kernel = rng.normal(0.3, 0.05, size=shape)
+    channels = shape[[a for a in range(4) if a not in axes][0]]
+    gain = rng.uniform(0.5, 1.5, size=channels)
+    out, d_kernel, d_gain, upstream = _standardized_and_grads(
+        kernel, gain, axes, variant="paper")
+    assert "Tf1WnStandardizeWeight" in _op_types(graph)
+    expected = np_standardize(kernel, tuple(axes), True, 1e-5, False, gain)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+    # Closed-form gradient of sum(U * gain * (w - m) / (s + eps)), float64:
+    # d gain = sum(U * w_hat / gain); d w = gain / (s + eps) * (U - mean(U)
+    # - (w - m) * sum(U * (w - m)) / (s * (s + eps) * (n - 1))).
+    n = np.prod([shape[a] for a in axes])
+    keep = dict(axis=tuple(axes), keepdims=True)
+    centred = kernel - kernel.mean(**keep)
+    std = np.sqrt((centred ** 2).sum(**keep) / (n - 1))
+    g = gain.reshape([1 if a in axes else s for a, s in enumerate(shape)])
+    p = (upstream * centred).sum(**keep)
+    expected_d_kernel = g / (std + 1e-5) * (
+        upstream - upstream.mean(**keep)
+        - centred * p / (std * (std + 1e-5) * (n - 1)))
+    np.testing.assert_allclose(d_kernel, expected_d_kernel, rtol=1e-9,
+                               atol=1e-9 * np.abs(expected_d_kernel).max())
+    np.testing.assert_allclose(d_gain, (p / (std + 1e-5)).reshape(-1),
+                               rtol=1e-9)
+
+
+def _gradient_penalty_grads(seed):
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(2, 6, 6, 3)))
+    y = tf1_wn.ws_conv2d(
+        x, 4, 3, variant="bit", gain=True, scope="d",
+        kernel_initializer=tf.constant_initializer(
+            rng.normal(size=(3, 3, 3, 4))))
+    y = tf1_wn.ws_conv2d(
+        tf.nn.softplus(y), 2, 3, variant="bit", scope="e",
+        kernel_initializer=tf.constant_initializer(
+            rng.normal(size=(3, 3, 4, 2))))
+    # WGAN-GP: the penalty on d output / d input, differentiated w.r.t. the
+    # kernels, needs first derivatives of the standardization only.
+    slopes = tf.gradients(tf.reduce_sum(y), x)[0]
+    penalty = tf.reduce_sum(tf.square(slopes))
+    # The biases do not reach the slopes; kernels and gains do.
+    variables = [v for v in tf.trainable_variables()
+                 if "bias" not in v.op.name]
+    grads = tf.gradients(penalty, variables)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(grads)
+
+
+@needs_compiler
+def test_gradient_penalty_matches_composed_ops(mode, rng):
+    seed = int(rng.integers(1 << 30))
+    results = {}
+    for name in ("on", "off"):
+        mode(name)
+        with tf.Graph().as_default():
+            results[name] = _gradient_penalty_grads(seed)
+    for native, composed in zip(results["on"], results["off"]):
+        assert np.abs(composed).max() > 0
+        np.testing.assert_allclose(native, composed, rtol=1e-9,
+                                   atol=1e-12 * np.abs(composed).max())
+
+
+@needs_compiler
+def test_second_derivative_names_the_way_out(graph, mode):
+    mode("on")
+    kernel = tf.constant(np.random.default_rng(2).normal(size=(3, 3, 2, 4)))
+    out = tf1_wn.standardization.standardize_weight(kernel, [0, 1, 2])
+    first = tf.gradients(tf.reduce_sum(tf.square(out) * out), kernel)[0]
+    with pytest.raises(LookupError, match="TF1_WN_NATIVE_OPS=off"):
+        tf.gradients(tf.reduce_sum(first), kernel)
+
+
+def test_second_derivative_works_with_composed_ops(graph, rng, mode):
+    mode("off")
+    w = rng.normal(size=(2, 3))
+    kernel = tf.constant(w)
+    out = tf1_wn.standardization.standardize_weight(kernel, [0],
+                                                    variant="timm")
+    hessian = tf.hessians(tf.reduce_sum(out ** 3), kernel)[0]
+    with tf.Session() as sess:
+        value = sess.run(hessian)
+
+    def loss(v):
+        return float((np_standardize(v, (0,), False, 1e-6, True) ** 3).sum())
+
+    # Central differences of the float64 NumPy loss, one entry pair.
+    h = 1e-4
+    i, j = (1, 2), (0, 2)
+    steps = []
+    for di in (h, -h):
+        for dj in (h, -h):
+            v = w.copy()
+            v[i] += di
+            v[j] += dj
+            steps.append(loss(v))
+    expected = (steps[0] - steps[1] - steps[2] + steps[3]) / (4 * h * h)
+    np.testing.assert_allclose(value[i + j], expected, rtol=1e-5)

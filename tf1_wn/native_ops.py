@@ -1,0 +1,234 @@
+"""Fused CPU kernels, compiled on first use against the installed TensorFlow.
+
+Composed from TensorFlow's own ops, weight standardization costs about 20
+small ops per layer and training step, most of them broadcasting a
+per-channel vector over the kernel; on a CPU each costs 10-30 us whatever
+the arithmetic, which is what makes small nets slower.  The C++ kernels in
+``tf1_wn/native/`` do the same arithmetic in one op forward and one backward.
+
+The library is built from source the first time it is needed, with the C++
+compiler (``$CXX``, else ``g++``) and the flags of ``tf.sysconfig``, into a
+cache directory (``$TF1_WN_CACHE_DIR``, else ``$XDG_CACHE_HOME/tf1_wn`` or
+``~/.cache/tf1_wn``); the file name carries a hash of the source, the
+TensorFlow version and the flags, so an upgrade rebuilds.  Building takes a
+few seconds.  ``tf1-wn build-native`` builds it ahead of time (for a Docker
+image, say).
+
+The mode, ``$TF1_WN_NATIVE_OPS`` or `set_mode`:
+
+* ``'auto'`` (default): use the kernels when they build and no GPU is
+  visible; otherwise warn once (build failure) and use composed ops.
+* ``'on'``: as auto, but a failed build raises `NativeOpsError`.
+* ``'off'``: composed TensorFlow ops only.
+
+Both paths compute the same formulas (to float rounding) on the same
+variables, so checkpoints move freely between them.  What the native path
+changes: graphs that contain its ops (``Tf1WnStandardizeWeight``) need
+``import tf1_wn`` with the library loadable before they are imported
+elsewhere, and TensorFlow Serving does not know them - build export graphs
+with ``TF1_WN_NATIVE_OPS=off``.  Second derivatives through the native
+gradient are not defined (gradient penalties on the inputs, which only need
+first derivatives of the standardization, work).
+"""
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import warnings
+
+from tf1_wn._tf import TF_VERSION, tf
+
+MODES = ("auto", "on", "off")
+_ENV_MODE = "TF1_WN_NATIVE_OPS"
+_ENV_CACHE = "TF1_WN_CACHE_DIR"
+_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native",
+                       "standardize_weight_op.cc")
+_BUILD_TIMEOUT_SECONDS = 600
+
+_lock = threading.Lock()
+_state = {"mode": None, "library": None, "error": None}
+
+
+class NativeOpsError(RuntimeError):
+    """The native kernels could not be built or loaded."""
+
+
+def _parse_mode(value, source):
+    normalized = {"1": "on", "true": "on", "0": "off", "false": "off"}.get(
+        str(value).strip().lower(), str(value).strip().lower())
+    if normalized not in MODES:
+        raise ValueError(
+            f"{source} must be one of 'auto', 'on', 'off' (or 1/0), got "
+            f"{value!r}.")
+    return normalized
+
+
+def get_mode():
+    """The current mode: ``'auto'``, ``'on'`` or ``'off'``."""
+    if _state["mode"] is None:
+        _state["mode"] = _parse_mode(os.environ.get(_ENV_MODE, "auto"),
+                                     f"${_ENV_MODE}")
+    return _state["mode"]
+
+
+def set_mode(mode):
+    """Sets the mode for graphs built from now on; returns the previous one.
+
+    Args:
+      mode: ``'auto'``, ``'on'`` or ``'off'``.
+
+    Returns:
+      The previous mode.
+
+    Raises:
+      ValueError: for any other value.
+    """
+    previous = get_mode()
+    _state["mode"] = _parse_mode(mode, "`mode`")
+    return previous
+
+
+def cache_dir():
+    """The directory built libraries are kept in."""
+    if os.environ.get(_ENV_CACHE):
+        return os.environ[_ENV_CACHE]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tf1_wn")
+
+
+def _compiler():
+    return shlex.split(os.environ.get("CXX") or "g++")
+
+
+def _build_flags():
+    compile_flags = list(tf.sysconfig.get_compile_flags())
+    link_flags = list(tf.sysconfig.get_link_flags())
+    return compile_flags, link_flags
+
+
+def library_path(directory=None):
+    """Where the library for this source, TensorFlow and compiler lives."""
+    compile_flags, link_flags = _build_flags()
+    digest = hashlib.sha256()
+    with open(_SOURCE, "rb") as source:
+        digest.update(source.read())
+    for part in [TF_VERSION, sys.platform, *_compiler(), *compile_flags,
+                 *link_flags]:
+        digest.update(part.encode() + b"\0")
+    name = f"tf1_wn_native-tf{TF_VERSION}-{digest.hexdigest()[:16]}.so"
+    return os.path.join(directory or cache_dir(), name)
+
+
+def build(directory=None, force=False):
+    """Compiles the library unless a matching build is cached.
+
+    Args:
+      directory: where to put it (default `cache_dir()`).
+      force: rebuild even if a matching file exists.
+
+    Returns:
+      The path of the shared library.
+
+    Raises:
+      NativeOpsError: no compiler, or the compiler failed (its output is in
+        the message).
+    """
+    path = library_path(directory)
+    if os.path.exists(path) and not force:
+        return path
+    compiler = _compiler()
+    if shutil.which(compiler[0]) is None:
+        raise NativeOpsError(
+            f"no C++ compiler: {compiler[0]!r} is not on PATH (set $CXX, or "
+            f"${_ENV_MODE}=off to use composed TensorFlow ops).")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    compile_flags, link_flags = _build_flags()
+    partial = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    command = [*compiler, "-shared", "-fPIC", "-O3", "-fopenmp-simd", "-w",
+               *compile_flags,
+               _SOURCE, "-o", partial, *link_flags]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True,
+                                timeout=_BUILD_TIMEOUT_SECONDS, check=False)
+        if result.returncode != 0:
+            raise NativeOpsError(
+                f"compiling {_SOURCE} failed (exit {result.returncode}):\n"
+                f"{shlex.join(command)}\n{result.stderr[-4000:]}")
+        # Atomic: concurrent builders each rename a complete file.
+        os.replace(partial, path)
+    except subprocess.TimeoutExpired as error:
+        raise NativeOpsError(
+            f"compiling {_SOURCE} took over {_BUILD_TIMEOUT_SECONDS} s") \
+            from error
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return path
+
+
+def _register_gradients(library):
+    @tf.RegisterGradient("Tf1WnStandardizeWeight")
+    def _standardize_weight_grad(op, grad, *unused_statistics_grads):
+        del unused_statistics_grads  # mean, r and t are not differentiated
+        kernel_grad, gain_grad = library.tf1_wn_standardize_weight_grad(
+            grad, op.inputs[0], op.inputs[1], op.outputs[1], op.outputs[2],
+            op.outputs[3], unbiased=op.get_attr("unbiased"))
+        return kernel_grad, gain_grad, None  # eps is a constant
+
+    @tf.RegisterGradient("Tf1WnStandardizeWeightGrad")
+    def _second_derivative(op, *unused_grads):
+        raise LookupError(
+            f"second derivatives through weight standardization "
+            f"({op.name}) are not implemented by the native kernels; build "
+            f"the graph with {_ENV_MODE}=off (or tf1_wn.native_ops."
+            "set_mode('off')) to differentiate twice.")
+
+
+def _load():
+    """Builds (if needed) and loads the library once per process."""
+    with _lock:
+        if _state["library"] is None and _state["error"] is None:
+            try:
+                library = tf.load_op_library(build())
+                _register_gradients(library)
+                _state["library"] = library
+            except (NativeOpsError, OSError, tf.errors.OpError) as error:
+                _state["error"] = error
+        return _state["library"], _state["error"]
+
+
+def _gpu_visible():
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def library():
+    """The loaded native library, or None if the composed ops should run.
+
+    Returns:
+      The op module, or None when the mode is ``'off'``, a GPU is visible
+      (the kernels are CPU-only), or (mode ``'auto'``) the build failed.
+
+    Raises:
+      NativeOpsError: mode ``'on'`` and the library cannot be built or
+        loaded.
+    """
+    mode = get_mode()
+    if mode == "off" or _gpu_visible():
+        return None
+    loaded, error = _load()
+    if loaded is not None:
+        return loaded
+    if mode == "on":
+        raise NativeOpsError(f"tf1_wn native ops unavailable: {error}") \
+            from error
+    if not _state.get("warned"):
+        _state["warned"] = True
+        warnings.warn(
+            f"tf1_wn: native ops unavailable, using composed TensorFlow ops "
+            f"(slower on small kernels): {error}", RuntimeWarning,
+            stacklevel=3)
+    return None
