@@ -17,8 +17,10 @@ Wall-clock and process CPU time are both reported.
     .venv/bin/python benchmarks/bench_ws.py               # all four configs
     .venv/bin/python benchmarks/bench_ws.py --impls       # WS math variants
 
-``--impls`` compares, at 8x8 batch 16, the library's closed-form gradient with
-autodiff through three ways of computing the statistics.
+``--impls`` compares, at 8x8 batch 16, the library (native kernels, see
+`tf1_wn.native_ops`), the library on composed TensorFlow ops (closed-form
+gradient; what runs without a compiler or on a GPU), and autodiff through
+three ways of computing the statistics.
 """
 import argparse
 import os
@@ -58,6 +60,15 @@ def plain_conv(h, index, variant):
 def ws_conv(h, index, variant):
     return tf1_wn.ws_conv2d(h, CHANNELS, 3, variant=variant,
                             scope=f"conv{index}")
+
+
+def ws_conv_composed(h, index, variant):
+    """`ws_conv` built from composed TensorFlow ops (no native kernels)."""
+    previous = tf1_wn.native_ops.set_mode("off")
+    try:
+        return ws_conv(h, index, variant)
+    finally:
+        tf1_wn.native_ops.set_mode(previous)
 
 
 def _autodiff_conv(statistics_fn):
@@ -172,12 +183,15 @@ def main():
     args = parser.parse_args()
     config = tf.ConfigProto(intra_op_parallelism_threads=args.threads,
                             inter_op_parallelism_threads=args.threads)
+    native = tf1_wn.native_ops.library() is not None
     print(f"TensorFlow {TF_VERSION}, intra-op threads {args.threads}, "
-          f"variant {args.variant!r}, "
+          f"variant {args.variant!r}, native kernels "
+          f"{'on' if native else 'OFF'}, "
           f"{args.rounds} rounds x {args.steps} steps")
     if args.impls:
         suites = {"8x8 impls": (dict(size=8, batch=16, group_norm=False), {
             "plain": plain_conv, "library": ws_conv,
+            "library_composed": ws_conv_composed,
             "autodiff_2pass": _autodiff_conv(_two_pass),
             "autodiff_moments": _autodiff_conv(_moments),
             "autodiff_sumsq": _autodiff_conv(_sum_of_squares)})}

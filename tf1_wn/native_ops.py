@@ -176,7 +176,9 @@ def _register_gradients(library):
         del unused_statistics_grads  # mean, r and t are not differentiated
         kernel_grad, gain_grad = library.tf1_wn_standardize_weight_grad(
             grad, op.inputs[0], op.inputs[1], op.outputs[1], op.outputs[2],
-            op.outputs[3], unbiased=op.get_attr("unbiased"))
+            op.outputs[3], channels_begin=op.get_attr("channels_begin"),
+            channels_end=op.get_attr("channels_end"),
+            unbiased=op.get_attr("unbiased"))
         return kernel_grad, gain_grad, None  # eps is a constant
 
     @tf.RegisterGradient("Tf1WnStandardizeWeightGrad")

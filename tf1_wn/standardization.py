@@ -169,10 +169,11 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
                    for axis, size in enumerate(shape)]
     if gain is not None:
         gain = tf.convert_to_tensor(gain)
-    view = _channel_view(shape, axes)
-    library = native_ops.library() if view is not None else None
+    channel_axes = _channel_axes(shape, axes)
+    library = native_ops.library() if channel_axes is not None else None
     if library is not None:
-        return _standardize_native(library, kernel, gain, view, config)
+        return _standardize_native(library, kernel, gain, channel_axes,
+                                   config)
     if gain is None:
         return _standardize(kernel, axes, n, config)
     if gain.shape.as_list() != stats_shape:
@@ -180,35 +181,34 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
     return _standardize_with_gain(kernel, gain, axes, n, config)
 
 
-def _channel_view(shape, axes):
-    """``[outer, channels, inner]`` sizes if the channel axes are adjacent.
+def _channel_axes(shape, axes):
+    """``(begin, end, channels)`` if the channel axes are adjacent, else None.
 
     Every layer's kernel qualifies (conv: last axis; transposed conv: axis
-    2; depthwise: the last two); other layouts return None.
+    2; depthwise: the last two).
     """
     channel_axes = [axis for axis in range(len(shape)) if axis not in axes]
-    first, last = channel_axes[0], channel_axes[-1]
-    if last - first + 1 != len(channel_axes):
+    begin, end = channel_axes[0], channel_axes[-1] + 1
+    if end - begin != len(channel_axes):
         return None
-    return (_reduced_size(shape, range(first)),
-            _reduced_size(shape, channel_axes),
-            _reduced_size(shape, range(last + 1, len(shape))))
+    return begin, end, _reduced_size(shape, channel_axes)
 
 
-def _standardize_native(library, kernel, gain, view, config):
+def _standardize_native(library, kernel, gain, channel_axes, config):
     """`standardize_weight` with the fused kernels of `tf1_wn.native_ops`."""
     dtype = kernel.dtype
     stats_dtype = statistics_dtype(dtype)
-    channels = view[1]
+    begin, end, channels = channel_axes
     if gain is None:
-        gain_vector = tf.ones([channels], stats_dtype)
+        gain = tf.ones([channels], stats_dtype)
     else:
-        gain_vector = tf.reshape(_cast(gain, stats_dtype), [channels])
+        gain = _cast(gain, stats_dtype)
+        if gain.shape.as_list() != [channels]:
+            gain = tf.reshape(gain, [channels])
     output, _, _, _ = library.tf1_wn_standardize_weight(
-        tf.reshape(_cast(kernel, stats_dtype), view), gain_vector,
-        tf.constant(config.eps, stats_dtype), eps_in_var=config.eps_placement == "var",
-        unbiased=config.unbiased)
-    output = tf.reshape(output, kernel.shape)
+        _cast(kernel, stats_dtype), gain, tf.constant(config.eps, stats_dtype),
+        channels_begin=begin, channels_end=end,
+        eps_in_var=config.eps_placement == "var", unbiased=config.unbiased)
     return _cast(output, dtype)
 
 

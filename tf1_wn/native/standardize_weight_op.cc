@@ -37,6 +37,30 @@ using ::tensorflow::TensorShape;
 using ::tensorflow::shape_inference::InferenceContext;
 using ::tensorflow::shape_inference::ShapeHandle;
 
+// The channel axes of the kernel are [channels_begin, channels_end); the
+// statistics run over all the others.  Channel axes are adjacent in every
+// layer's kernel (conv: the last; transposed conv: axis 2; depthwise: the
+// last two), so the kernel is a [outer, channels, inner] array in memory.
+Status ChannelShape(InferenceContext* c, ShapeHandle* stats) {
+  int begin, end;
+  TF_RETURN_IF_ERROR(c->GetAttr("channels_begin", &begin));
+  TF_RETURN_IF_ERROR(c->GetAttr("channels_end", &end));
+  ShapeHandle kernel = c->input(0);
+  if (!c->RankKnown(kernel)) {
+    *stats = c->Vector(InferenceContext::kUnknownDim);
+    return ::tensorflow::OkStatus();
+  }
+  ShapeHandle channel_dims;
+  TF_RETURN_IF_ERROR(c->Subshape(kernel, begin, end, &channel_dims));
+  ::tensorflow::shape_inference::DimensionHandle channels = c->MakeDim(1);
+  for (int i = 0; i < c->Rank(channel_dims); ++i) {
+    TF_RETURN_IF_ERROR(
+        c->Multiply(channels, c->Dim(channel_dims, i), &channels));
+  }
+  *stats = c->Vector(channels);
+  return ::tensorflow::OkStatus();
+}
+
 REGISTER_OP("Tf1WnStandardizeWeight")
     .Input("kernel: T")
     .Input("gain: T")
@@ -46,23 +70,22 @@ REGISTER_OP("Tf1WnStandardizeWeight")
     .Output("inverse_scale: T")
     .Output("variance_factor: T")
     .Attr("T: {float, double}")
+    .Attr("channels_begin: int >= 0")
+    .Attr("channels_end: int >= 1")
     .Attr("eps_in_var: bool")
     .Attr("unbiased: bool")
     .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle kernel;
-      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &kernel));
-      ShapeHandle gain;
+      ShapeHandle gain, eps, stats;
       TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 1, &gain));
-      ShapeHandle eps;
       TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 0, &eps));
-      c->set_output(0, kernel);
-      auto channels = c->Vector(c->Dim(kernel, 1));
-      c->set_output(1, channels);
-      c->set_output(2, channels);
-      c->set_output(3, channels);
+      TF_RETURN_IF_ERROR(ChannelShape(c, &stats));
+      c->set_output(0, c->input(0));
+      c->set_output(1, stats);
+      c->set_output(2, stats);
+      c->set_output(3, stats);
       return ::tensorflow::OkStatus();
     })
-    .Doc("Weight standardization of a [outer, channels, inner] kernel.");
+    .Doc("Weight standardization of a kernel, per channel.");
 
 REGISTER_OP("Tf1WnStandardizeWeightGrad")
     .Input("grad: T")
@@ -74,6 +97,8 @@ REGISTER_OP("Tf1WnStandardizeWeightGrad")
     .Output("kernel_grad: T")
     .Output("gain_grad: T")
     .Attr("T: {float, double}")
+    .Attr("channels_begin: int >= 0")
+    .Attr("channels_end: int >= 1")
     .Attr("unbiased: bool")
     .SetShapeFn([](InferenceContext* c) {
       c->set_output(0, c->input(1));
@@ -90,15 +115,19 @@ struct Geometry {
   int64_t size() const { return outer * channels * inner; }
 };
 
-Status CheckKernel(const Tensor& kernel, const Tensor& gain, Geometry* g) {
-  if (kernel.dims() != 3) {
+Status CheckKernel(const Tensor& kernel, const Tensor& gain, int begin,
+                   int end, Geometry* g) {
+  if (begin >= end || end > kernel.dims()) {
     return ::tensorflow::errors::InvalidArgument(
-        "kernel must have rank 3 [outer, channels, inner], got shape ",
+        "channel axes [", begin, ", ", end, ") do not fit kernel shape ",
         kernel.shape().DebugString());
   }
-  g->outer = kernel.dim_size(0);
-  g->channels = kernel.dim_size(1);
-  g->inner = kernel.dim_size(2);
+  g->outer = g->channels = g->inner = 1;
+  for (int axis = 0; axis < kernel.dims(); ++axis) {
+    int64_t& part = axis < begin ? g->outer : axis < end ? g->channels
+                                                         : g->inner;
+    part *= kernel.dim_size(axis);
+  }
   if (gain.dims() != 1 || gain.dim_size(0) != g->channels) {
     return ::tensorflow::errors::InvalidArgument(
         "gain must have shape [", g->channels, "], got ",
@@ -230,20 +259,29 @@ TF1_WN_INLINE void ForwardBlock(const ForwardArgs<T>& x, int64_t c0,
   const Geometry& g = x.g;
   const T* w = x.kernel;
   T* mean = x.mean;
-  T* scale = x.scratch + 2 * g.channels;
-  double* sums = x.sums;
-  auto unused = [](int64_t, int64_t) { return T(0); };
-  SumOverRows<1>(g, c0, c1, [w](int64_t i, int64_t) { return w[i]; },
-                 unused, x.scratch, sums, sums);
+  // One pass for both statistics, over the kernel shifted by each
+  // channel's first entry: the sums then measure the spread, not the mean,
+  // so S2 - S1^2 / n does not cancel (unless an entry far from the rest
+  // comes first), and a constant channel sums to exactly 0.
+  T* shift = x.scratch + 2 * g.channels;
+  for (int64_t c = c0; c < c1; ++c) shift[c] = w[c * g.inner];
+  double* shifted_sums = x.sums;
+  double* shifted_squares = x.sums + g.channels;
+  SumOverRows<2>(
+      g, c0, c1, [w, shift](int64_t i, int64_t c) { return w[i] - shift[c]; },
+      [w, shift](int64_t i, int64_t c) {
+        const T d = w[i] - shift[c];
+        return d * d;
+      },
+      x.scratch, shifted_sums, shifted_squares);
   const double count = static_cast<double>(g.count());
-  for (int64_t c = c0; c < c1; ++c) mean[c] = static_cast<T>(sums[c] / count);
-  // Second pass over the centred kernel: no cancellation.
-  SumOverRows<1>(g, c0, c1, [w, mean](int64_t i, int64_t c) {
-    const T centred = w[i] - mean[c];
-    return centred * centred;
-  }, unused, x.scratch, sums, sums);
+  T* scale = shift;  // each shift is last read just below
   for (int64_t c = c0; c < c1; ++c) {
-    const double var = sums[c] / x.divisor;
+    const double offset = shifted_sums[c] / count;
+    mean[c] = static_cast<T>(static_cast<double>(shift[c]) + offset);
+    const double var =
+        std::max(0.0, shifted_squares[c] - shifted_sums[c] * offset) /
+        x.divisor;
     double r, t;
     if (x.eps_in_var) {
       r = 1.0 / std::sqrt(var + x.eps);
@@ -334,6 +372,9 @@ class StandardizeWeightOp : public OpKernel {
       : OpKernel(context) {
     OP_REQUIRES_OK(context, context->GetAttr("eps_in_var", &eps_in_var_));
     OP_REQUIRES_OK(context, context->GetAttr("unbiased", &unbiased_));
+    OP_REQUIRES_OK(context,
+                   context->GetAttr("channels_begin", &channels_begin_));
+    OP_REQUIRES_OK(context, context->GetAttr("channels_end", &channels_end_));
   }
 
   void Compute(OpKernelContext* context) override {
@@ -341,7 +382,8 @@ class StandardizeWeightOp : public OpKernel {
     const Tensor& gain = context->input(1);
     const Tensor& eps = context->input(2);
     Geometry g;
-    OP_REQUIRES_OK(context, CheckKernel(kernel, gain, &g));
+    OP_REQUIRES_OK(context, CheckKernel(kernel, gain, channels_begin_,
+                                        channels_end_, &g));
     OP_REQUIRES(context, eps.dims() == 0,
                 ::tensorflow::errors::InvalidArgument(
                     "eps must be a scalar, got shape ",
@@ -381,6 +423,7 @@ class StandardizeWeightOp : public OpKernel {
   }
 
  private:
+  int channels_begin_, channels_end_;
   bool eps_in_var_;
   bool unbiased_;
 };
@@ -391,6 +434,9 @@ class StandardizeWeightGradOp : public OpKernel {
   explicit StandardizeWeightGradOp(OpKernelConstruction* context)
       : OpKernel(context) {
     OP_REQUIRES_OK(context, context->GetAttr("unbiased", &unbiased_));
+    OP_REQUIRES_OK(context,
+                   context->GetAttr("channels_begin", &channels_begin_));
+    OP_REQUIRES_OK(context, context->GetAttr("channels_end", &channels_end_));
   }
 
   void Compute(OpKernelContext* context) override {
@@ -398,7 +444,8 @@ class StandardizeWeightGradOp : public OpKernel {
     const Tensor& kernel = context->input(1);
     const Tensor& gain = context->input(2);
     Geometry g;
-    OP_REQUIRES_OK(context, CheckKernel(kernel, gain, &g));
+    OP_REQUIRES_OK(context, CheckKernel(kernel, gain, channels_begin_,
+                                        channels_end_, &g));
     OP_REQUIRES(context, grad.shape() == kernel.shape(),
                 ::tensorflow::errors::InvalidArgument(
                     "grad shape ", grad.shape().DebugString(),
@@ -411,8 +458,10 @@ class StandardizeWeightGradOp : public OpKernel {
                       " entries"));
     }
     Tensor *kernel_grad, *gain_grad;
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(0, kernel.shape(), &kernel_grad));
+    // Each entry of grad is read before the same entry of kernel_grad is
+    // written, so grad's buffer can be reused when nothing else holds it.
+    OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
+                                {0}, 0, kernel.shape(), &kernel_grad));
     OP_REQUIRES_OK(context,
                    context->allocate_output(1, gain.shape(), &gain_grad));
     std::vector<double> sums(2 * g.channels);
@@ -436,6 +485,7 @@ class StandardizeWeightGradOp : public OpKernel {
   }
 
  private:
+  int channels_begin_, channels_end_;
   bool unbiased_;
 };
 
