@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-legacy-keras demo bench clean
+.PHONY: test test-legacy-keras demo bench bench-ws native clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_layers.py
+
+bench-ws: $(STAMP)
+	$(PY) benchmarks/bench_ws.py
+
+# Compiles the native CPU kernels now rather than on first use (they land in
+# $$TF1_WN_CACHE_DIR or ~/.cache/tf1_wn); for Docker images and offline use.
+native: $(STAMP)
+	$(VENV)/bin/tf1-wn build-native
 
 clean:
 	rm -rf $(VENV) $(LEGACY_VENV) build *.egg-info .pytest_cache

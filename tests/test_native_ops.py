@@ -12,7 +12,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
-from tf1_wn import native_ops
+from tf1_wn import cli, native_ops
 from tf1_wn._tf import TF_VERSION
 
 HAVE_COMPILER = shutil.which(
@@ -64,14 +64,23 @@ def test_mode_off_builds_composed_ops(graph, mode):
 
 
 @needs_compiler
-def test_clean_build_into_a_new_directory(tmp_path):
-    path = native_ops.build(directory=str(tmp_path))
+def test_clean_build_into_a_new_directory(tmp_path, capsys):
+    # Through the command line, as `make native` does.
+    assert cli.main(["build-native", "--dir", str(tmp_path)]) == 0
+    path = capsys.readouterr().out.strip()
+    assert os.path.isfile(path)
     assert os.path.dirname(path) == str(tmp_path)
     assert os.path.basename(path).startswith(
         f"tf1_wn_native-tf{TF_VERSION}-")
     # A second call finds the build; nothing half-written is left behind.
     assert native_ops.build(directory=str(tmp_path)) == path
     assert os.listdir(tmp_path) == [os.path.basename(path)]
+
+
+def test_command_line_reports_a_failed_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CXX", "no-such-compiler-tf1wn")
+    assert cli.main(["build-native", "--dir", str(tmp_path)]) == 1
+    assert "no-such-compiler-tf1wn" in capsys.readouterr().err
 
 
 def test_missing_compiler_is_a_clear_error(tmp_path, monkeypatch):
@@ -259,3 +268,40 @@ def test_second_derivative_works_with_composed_ops(graph, rng, mode):
             steps.append(loss(v))
     expected = (steps[0] - steps[1] - steps[2] + steps[3]) / (4 * h * h)
     np.testing.assert_allclose(value[i + j], expected, rtol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize("variant", ["paper", "bit"])
+def test_float32_statistics_of_an_offset_channel(graph, rng, mode, variant):
+    """A channel whose mean is 1000x its spread, its first entry an outlier.
+
+    The kernels take mean and variance in one pass of sums shifted by the
+    first entry; a plain sum of squares would cancel here and lose the
+    spread in float32 (~5% error), two passes or a good shift do not.
+    """
+    mode("on")
+    w = rng.normal(10.0, 0.01, size=(3, 3, 16, 4))
+    w[0, 0, 0, :] = 10.0 + 0.05  # a 5-sigma outlier, first in each channel
+    w = w.astype(np.float32).astype(np.float64)  # exact in float32
+    out = tf1_wn.standardization.standardize_weight(
+        tf.constant(w, tf.float32), [0, 1, 2], variant=variant)
+    assert "Tf1WnStandardizeWeight" in _op_types(graph)
+    with tf.Session() as sess:
+        value = sess.run(out)
+    unbiased, eps, in_var = {"paper": (True, 1e-5, False),
+                             "bit": (False, 1e-10, True)}[variant]
+    expected = np_standardize(w, (0, 1, 2), unbiased, eps, in_var)
+    # Float32 rounds the mean (10.0) to ~5e-7, i.e. 5e-5 of the spread.
+    np.testing.assert_allclose(value, expected, atol=3e-4)
+
+
+@needs_compiler
+def test_op_rejects_bad_shapes_by_name(graph, mode):
+    library = native_ops.library()
+    kernel = tf.constant(np.ones((3, 3, 2, 4), np.float32))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="gain must have shape \\[4\\]"):
+        with tf.Session() as sess:
+            sess.run(library.tf1_wn_standardize_weight(
+                kernel, tf.ones([5]), tf.constant(1e-5), channels_begin=3,
+                channels_end=4, eps_in_var=True, unbiased=False))
