@@ -365,16 +365,45 @@ TF1_WN_INSTANTIATE(float)
 TF1_WN_INSTANTIATE(double)
 #undef TF1_WN_INSTANTIATE
 
-template <typename T>
-class StandardizeWeightOp : public OpKernel {
+// The attributes both ops share: the channel axes and the divisor.
+class StandardizeWeightOpBase : public OpKernel {
  public:
-  explicit StandardizeWeightOp(OpKernelConstruction* context)
+  explicit StandardizeWeightOpBase(OpKernelConstruction* context)
       : OpKernel(context) {
-    OP_REQUIRES_OK(context, context->GetAttr("eps_in_var", &eps_in_var_));
     OP_REQUIRES_OK(context, context->GetAttr("unbiased", &unbiased_));
     OP_REQUIRES_OK(context,
                    context->GetAttr("channels_begin", &channels_begin_));
     OP_REQUIRES_OK(context, context->GetAttr("channels_end", &channels_end_));
+  }
+
+ protected:
+  Status CheckInputs(const Tensor& kernel, const Tensor& gain,
+                     Geometry* g) const {
+    TF_RETURN_IF_ERROR(
+        CheckKernel(kernel, gain, channels_begin_, channels_end_, g));
+    if (unbiased_ && g->count() < 2) {
+      return ::tensorflow::errors::InvalidArgument(
+          "unbiased variance needs 2 entries per channel, got kernel shape ",
+          kernel.shape().DebugString());
+    }
+    return ::tensorflow::OkStatus();
+  }
+
+  double Divisor(const Geometry& g) const {
+    return static_cast<double>(g.count() - (unbiased_ ? 1 : 0));
+  }
+
+ private:
+  bool unbiased_;
+  int channels_begin_, channels_end_;
+};
+
+template <typename T>
+class StandardizeWeightOp : public StandardizeWeightOpBase {
+ public:
+  explicit StandardizeWeightOp(OpKernelConstruction* context)
+      : StandardizeWeightOpBase(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("eps_in_var", &eps_in_var_));
   }
 
   void Compute(OpKernelContext* context) override {
@@ -382,15 +411,11 @@ class StandardizeWeightOp : public OpKernel {
     const Tensor& gain = context->input(1);
     const Tensor& eps = context->input(2);
     Geometry g;
-    OP_REQUIRES_OK(context, CheckKernel(kernel, gain, channels_begin_,
-                                        channels_end_, &g));
+    OP_REQUIRES_OK(context, CheckInputs(kernel, gain, &g));
     OP_REQUIRES(context, eps.dims() == 0,
                 ::tensorflow::errors::InvalidArgument(
                     "eps must be a scalar, got shape ",
                     eps.shape().DebugString()));
-    OP_REQUIRES(context, !unbiased_ || g.count() >= 2,
-                ::tensorflow::errors::InvalidArgument(
-                    "unbiased variance needs 2 entries per channel"));
     Tensor *output, *mean, *inverse_scale, *variance_factor;
     const TensorShape channels({g.channels});
     OP_REQUIRES_OK(context,
@@ -409,7 +434,7 @@ class StandardizeWeightOp : public OpKernel {
     // eps comes as a tensor of type T: a float attr would round a float64
     // model's eps to float32.
     args.eps = static_cast<double>(eps.scalar<T>()());
-    args.divisor = static_cast<double>(g.count() - (unbiased_ ? 1 : 0));
+    args.divisor = Divisor(g);
     args.eps_in_var = eps_in_var_;
     args.output = output->flat<T>().data();
     args.mean = mean->flat<T>().data();
@@ -423,29 +448,21 @@ class StandardizeWeightOp : public OpKernel {
   }
 
  private:
-  int channels_begin_, channels_end_;
   bool eps_in_var_;
-  bool unbiased_;
 };
 
 template <typename T>
-class StandardizeWeightGradOp : public OpKernel {
+class StandardizeWeightGradOp : public StandardizeWeightOpBase {
  public:
   explicit StandardizeWeightGradOp(OpKernelConstruction* context)
-      : OpKernel(context) {
-    OP_REQUIRES_OK(context, context->GetAttr("unbiased", &unbiased_));
-    OP_REQUIRES_OK(context,
-                   context->GetAttr("channels_begin", &channels_begin_));
-    OP_REQUIRES_OK(context, context->GetAttr("channels_end", &channels_end_));
-  }
+      : StandardizeWeightOpBase(context) {}
 
   void Compute(OpKernelContext* context) override {
     const Tensor& grad = context->input(0);
     const Tensor& kernel = context->input(1);
     const Tensor& gain = context->input(2);
     Geometry g;
-    OP_REQUIRES_OK(context, CheckKernel(kernel, gain, channels_begin_,
-                                        channels_end_, &g));
+    OP_REQUIRES_OK(context, CheckInputs(kernel, gain, &g));
     OP_REQUIRES(context, grad.shape() == kernel.shape(),
                 ::tensorflow::errors::InvalidArgument(
                     "grad shape ", grad.shape().DebugString(),
@@ -474,7 +491,7 @@ class StandardizeWeightGradOp : public OpKernel {
     args.mean = context->input(3).flat<T>().data();
     args.inverse_scale = context->input(4).flat<T>().data();
     args.variance_factor = context->input(5).flat<T>().data();
-    args.divisor = static_cast<double>(g.count() - (unbiased_ ? 1 : 0));
+    args.divisor = Divisor(g);
     args.kernel_grad = kernel_grad->flat<T>().data();
     args.gain_grad = gain_grad->flat<T>().data();
     args.sums = sums.data();
@@ -484,9 +501,6 @@ class StandardizeWeightGradOp : public OpKernel {
     });
   }
 
- private:
-  int channels_begin_, channels_end_;
-  bool unbiased_;
 };
 
 }  // namespace
