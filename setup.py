@@ -42,7 +42,7 @@ setup(
         "tf1_wn.compat.lasagne": "compat/lasagne",
     },
     # The C++ source of the fused kernels, compiled on first use.
-    package_data={"tf1_wn": ["native/*.cc"]},
+    package_data={"tf1_wn": ["native/*.cc", "native/*.h"]},
     install_requires=[
         "numpy>=1.23",
         "tf-slim>=1.1",

@@ -1,5 +1,6 @@
 """Shared pytest fixtures: every test runs in a fresh TF1 graph."""
 import os
+import shutil
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,6 +25,21 @@ def rng(request):
     repeatable across runs."""
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(params=["native", "composed"])
+def implementation(request):
+    """Runs a test on both paths: the fused native kernels of
+    `tf1_wn.native_ops` and the composed TensorFlow ops (what runs without
+    a compiler or with a GPU).  Use with ``pytest.mark.usefixtures``."""
+    from tf1_wn import native_ops
+    if request.param == "native" and shutil.which(
+            (os.environ.get("CXX") or "g++").split()[0]) is None:
+        pytest.skip("no C++ compiler for the native kernels")
+    previous = native_ops.set_mode("on" if request.param == "native"
+                                   else "off")
+    yield request.param
+    native_ops.set_mode(previous)
 
 
 def pytest_collection_modifyitems(config, items):

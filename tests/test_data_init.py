@@ -7,6 +7,9 @@ import tensorflow.compat.v1 as tf
 import tf1_wn
 import reference as ref
 
+# Every test runs on native kernels and on composed ops (conftest).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 DDI_EPS = 1e-8  # the documented variance epsilon (tf1_wn.DATA_INIT_EPS)
 
 

@@ -14,6 +14,9 @@ import tensorflow.compat.v1 as tf
 import tf1_wn
 import reference as ref
 
+# Every test runs on native kernels and on composed ops (conftest).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 
 def _nchw(x):
     return np.moveaxis(x, -1, 1)

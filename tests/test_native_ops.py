@@ -305,3 +305,61 @@ def test_op_rejects_bad_shapes_by_name(graph, mode):
             sess.run(library.tf1_wn_standardize_weight(
                 kernel, tf.ones([5]), tf.constant(1e-5), channels_begin=3,
                 channels_end=4, eps_in_var=True, unbiased=False))
+
+
+@needs_compiler
+def test_weight_norm_layers_use_the_native_kernel(graph, mode):
+    mode("on")
+    tf1_wn.conv2d(tf.zeros([1, 4, 4, 3]), 5, 3, scope="a")
+    assert "Tf1WnNormalizeWeight" in _op_types(graph)
+
+
+def test_weight_norm_mode_off_builds_composed_ops(graph, mode):
+    mode("off")
+    tf1_wn.conv2d(tf.zeros([1, 4, 4, 3]), 5, 3, scope="a")
+    assert "Tf1WnNormalizeWeight" not in _op_types(graph)
+
+
+@needs_compiler
+@pytest.mark.parametrize("shape,axes", [
+    ((3, 3, 128, 1024), [0, 1, 2]),    # conv, 1.2M entries: threaded
+    ((3, 3, 512, 256), [0, 1, 3]),     # transposed conv layout: inner > 1
+    ((256, 1024), [0]),                # dense
+])
+def test_weight_norm_kernel_matches_numpy(graph, rng, mode, shape, axes):
+    mode("on")
+    v = rng.normal(size=shape)
+    channels = int(np.prod([n for a, n in enumerate(shape) if a not in axes]))
+    g = rng.uniform(0.5, 1.5, size=channels)
+    v_t, g_t = tf.constant(v), tf.constant(g)
+    w = tf1_wn.normalization.normalize_weight(v_t, g_t, axes, eps=1e-3)
+    assert "Tf1WnNormalizeWeight" in _op_types(graph)
+    upstream = rng.normal(size=shape)
+    d_v, d_g = tf.gradients(tf.reduce_sum(w * upstream), [v_t, g_t])
+    with tf.Session() as sess:
+        w_value, d_v_value, d_g_value = sess.run([w, d_v, d_g])
+    keep = dict(axis=tuple(axes), keepdims=True)
+    kept_shape = [1 if a in axes else n for a, n in enumerate(shape)]
+    norm = np.sqrt((v ** 2).sum(**keep) + 1e-3)
+    gain = g.reshape(kept_shape)
+    np.testing.assert_allclose(w_value, gain * v / norm, rtol=1e-12)
+    # Closed form: dot = sum(U * v); d g = dot / n;
+    # d v = g / n * (U - v * dot / n^2).
+    dot = (upstream * v).sum(**keep)
+    expected_d_g = (dot / norm).reshape(-1)
+    np.testing.assert_allclose(d_g_value, expected_d_g, rtol=1e-10,
+                               atol=1e-12 * np.abs(expected_d_g).max())
+    np.testing.assert_allclose(
+        d_v_value, gain / norm * (upstream - v * dot / norm ** 2),
+        rtol=1e-9, atol=1e-12)
+
+
+@needs_compiler
+def test_weight_norm_second_derivative_names_the_way_out(graph, mode):
+    mode("on")
+    v = tf.constant(np.random.default_rng(3).normal(size=(3, 3, 2, 4)))
+    w = tf1_wn.normalization.normalize_weight(v, tf.ones([4], tf.float64),
+                                              [0, 1, 2])
+    first = tf.gradients(tf.reduce_sum(w ** 3), v)[0]
+    with pytest.raises(LookupError, match="TF1_WN_NATIVE_OPS=off"):
+        tf.gradients(tf.reduce_sum(first), v)

@@ -6,6 +6,9 @@ import tensorflow.compat.v1 as tf
 import tf1_wn
 import reference as ref
 
+# Every test runs on native kernels and on composed ops (conftest).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 
 @pytest.mark.parametrize("dtype, tol", [(tf.float16, 2e-2),
                                         (tf.bfloat16, 6e-2)])

@@ -59,18 +59,23 @@ def test_one_cell_twice_shares_two_cells_never_collide(graph):
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+# The op that computes a norm: Rsqrt on composed ops, the fused kernel of
+# tf1_wn.native_ops otherwise.
+NORM_OPS = {"Rsqrt", "Tf1WnNormalizeWeight"}
+
+
 def test_normalized_kernels_are_computed_outside_the_loop(graph):
     x = tf.random_normal([2, 6, 4])
     cells = [make_cell(kind, 3) for kind in KINDS]
     for cell in cells:
         tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
-    # No norm op (Rsqrt) inside a loop body, v1 context or v2 function.
+    # No norm op inside a loop body, v1 context or v2 function.
     body_ops = [node.op for function in graph._functions.values()
                 for node in function.definition.node_def]
-    assert "Rsqrt" not in body_ops and "MatMul" in body_ops
-    rsqrt = [op for op in graph.get_operations() if op.type == "Rsqrt"]
-    assert len(rsqrt) == 2 * 4  # input and recurrent of 4 projections
-    assert all(op._control_flow_context is None for op in rsqrt)
+    assert not NORM_OPS & set(body_ops) and "MatMul" in body_ops
+    norms = [op for op in graph.get_operations() if op.type in NORM_OPS]
+    assert len(norms) == 2 * 4  # input and recurrent of 4 projections
+    assert all(op._control_flow_context is None for op in norms)
 
 
 def test_control_flow_v1_also_hoists(rng):
@@ -82,10 +87,10 @@ def test_control_flow_v1_also_hoists(rng):
             outputs, _ = tf.nn.dynamic_rnn(cell, tf.constant(x_value),
                                            dtype=tf.float64)
             grads = tf.gradients(outputs, tf.trainable_variables())
-            rsqrt = [op for op in graph.get_operations()
-                     if op.type == "Rsqrt" and "gradients" not in op.name]
-            assert rsqrt and all(op._control_flow_context is None
-                                 for op in rsqrt)
+            norms = [op for op in graph.get_operations()
+                     if op.type in NORM_OPS and "gradients" not in op.name]
+            assert norms and all(op._control_flow_context is None
+                                 for op in norms)
             assert all(g is not None for g in grads)
             with tf.Session() as sess:
                 params = randomize(sess, cell_params("rnn/wn_gru_cell"), rng)

@@ -9,6 +9,9 @@ import tensorflow.compat.v1 as tf
 
 import tf1_wn
 
+# Every test runs on native kernels and on composed ops (conftest).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 EPS = 1e-12  # the norm's eps: negligible for the random v used here
 
 

@@ -7,28 +7,16 @@ differences of the NumPy reference (the loss is ``sum(R * y)``).
 Each test runs twice: native kernels and composed TensorFlow ops.
 """
 import math
-import os
-import shutil
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
-from tf1_wn import native_ops
 
 
-@pytest.fixture(params=["native", "composed"], autouse=True)
-def implementation(request):
-    """Runs every test on both paths: the fused native kernels and the
-    composed TensorFlow ops (what runs without a compiler or on a GPU)."""
-    if request.param == "native" and shutil.which(
-            (os.environ.get("CXX") or "g++").split()[0]) is None:
-        pytest.skip("no C++ compiler for the native kernels")
-    previous = native_ops.set_mode("on" if request.param == "native"
-                                   else "off")
-    yield request.param
-    native_ops.set_mode(previous)
+# Every test runs on both paths (see conftest.implementation).
+pytestmark = pytest.mark.usefixtures("implementation")
 
 # --------------------------------------------------------------------------
 # NumPy references of the four published variants, written independently.

@@ -1,10 +1,14 @@
 """Fused CPU kernels, compiled on first use against the installed TensorFlow.
 
 Composed from TensorFlow's own ops, weight standardization costs about 20
-small ops per layer and training step, most of them broadcasting a
-per-channel vector over the kernel; on a CPU each costs 10-30 us whatever
-the arithmetic, which is what makes small nets slower.  The C++ kernels in
-``tf1_wn/native/`` do the same arithmetic in one op forward and one backward.
+small ops per layer and training step and weight normalization about 10,
+most of them broadcasting a per-channel vector over the kernel; on a CPU
+each costs 10-30 us whatever the arithmetic, which is what makes small nets
+slower.  The C++ kernels in ``tf1_wn/native/`` do the same arithmetic in one
+op forward and one backward: ``Tf1WnStandardizeWeight`` for the ``ws_*``
+layers, ``Tf1WnNormalizeWeight`` for the kernels of the weight-normalized
+layers and recurrent cells (dense layers that scale their output instead,
+and the unit-norm kernel of a data-init pass, keep composed ops).
 
 The library is built from source the first time it is needed, with the C++
 compiler (``$CXX``, else ``g++``) and the flags of ``tf.sysconfig``, into a
@@ -23,12 +27,12 @@ The mode, ``$TF1_WN_NATIVE_OPS`` or `set_mode`:
 
 Both paths compute the same formulas (to float rounding) on the same
 variables, so checkpoints move freely between them.  What the native path
-changes: graphs that contain its ops (``Tf1WnStandardizeWeight``) need
-``import tf1_wn`` with the library loadable before they are imported
-elsewhere, and TensorFlow Serving does not know them - build export graphs
+changes: graphs that contain its ops (``Tf1WnStandardizeWeight``,
+``Tf1WnNormalizeWeight``) need ``import tf1_wn`` with the library loadable
+before they are imported elsewhere, and TensorFlow Serving does not know them - build export graphs
 with ``TF1_WN_NATIVE_OPS=off``.  Second derivatives through the native
-gradient are not defined (gradient penalties on the inputs, which only need
-first derivatives of the standardization, work).
+gradients are not defined (gradient penalties on the inputs, which only need
+first derivatives of the normalization, work).
 """
 import hashlib
 import os
@@ -44,8 +48,11 @@ from tf1_wn._tf import TF_VERSION, tf
 MODES = ("auto", "on", "off")
 _ENV_MODE = "TF1_WN_NATIVE_OPS"
 _ENV_CACHE = "TF1_WN_CACHE_DIR"
-_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native",
-                       "standardize_weight_op.cc")
+_NATIVE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "native")
+_SOURCES = [os.path.join(_NATIVE_DIR, name) for name in (
+    "standardize_weight_op.cc", "weight_norm_op.cc")]
+_HEADERS = [os.path.join(_NATIVE_DIR, "channel_loops.h")]
 _BUILD_TIMEOUT_SECONDS = 600
 
 _lock = threading.Lock()
@@ -114,8 +121,9 @@ def library_path(directory=None):
     """Where the library for this source, TensorFlow and compiler lives."""
     compile_flags, link_flags = _build_flags()
     digest = hashlib.sha256()
-    with open(_SOURCE, "rb") as source:
-        digest.update(source.read())
+    for path in _SOURCES + _HEADERS:
+        with open(path, "rb") as source:
+            digest.update(source.read())
     for part in [TF_VERSION, sys.platform, *_compiler(), *compile_flags,
                  *link_flags]:
         digest.update(part.encode() + b"\0")
@@ -149,20 +157,19 @@ def build(directory=None, force=False):
     compile_flags, link_flags = _build_flags()
     partial = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     command = [*compiler, "-shared", "-fPIC", "-O3", "-fopenmp-simd", "-w",
-               *compile_flags,
-               _SOURCE, "-o", partial, *link_flags]
+               *compile_flags, *_SOURCES, "-o", partial, *link_flags]
     try:
         result = subprocess.run(command, capture_output=True, text=True,
                                 timeout=_BUILD_TIMEOUT_SECONDS, check=False)
         if result.returncode != 0:
             raise NativeOpsError(
-                f"compiling {_SOURCE} failed (exit {result.returncode}):\n"
+                f"compiling {_NATIVE_DIR} failed (exit {result.returncode}):\n"
                 f"{shlex.join(command)}\n{result.stderr[-4000:]}")
         # Atomic: concurrent builders each rename a complete file.
         os.replace(partial, path)
     except subprocess.TimeoutExpired as error:
         raise NativeOpsError(
-            f"compiling {_SOURCE} took over {_BUILD_TIMEOUT_SECONDS} s") \
+            f"compiling {_NATIVE_DIR} took over {_BUILD_TIMEOUT_SECONDS} s") \
             from error
     finally:
         if os.path.exists(partial):
@@ -181,13 +188,25 @@ def _register_gradients(library):
             unbiased=op.get_attr("unbiased"))
         return kernel_grad, gain_grad, None  # eps is a constant
 
-    @tf.RegisterGradient("Tf1WnStandardizeWeightGrad")
+    @tf.RegisterGradient("Tf1WnNormalizeWeight")
+    def _weight_norm_grad(op, grad, unused_inverse_grad):
+        del unused_inverse_grad  # the inverse norm is not differentiated
+        direction_grad, gain_grad = library.tf1_wn_normalize_weight_grad(
+            grad, op.inputs[0], op.inputs[1], op.outputs[1],
+            channels_begin=op.get_attr("channels_begin"),
+            channels_end=op.get_attr("channels_end"))
+        return direction_grad, gain_grad, None  # eps is a constant
+
     def _second_derivative(op, *unused_grads):
         raise LookupError(
-            f"second derivatives through weight standardization "
-            f"({op.name}) are not implemented by the native kernels; build "
-            f"the graph with {_ENV_MODE}=off (or tf1_wn.native_ops."
-            "set_mode('off')) to differentiate twice.")
+            f"second derivatives through {op.type[:-4]} ({op.name}) are not "
+            f"implemented by tf1-wn's native kernels; build the graph with "
+            f"{_ENV_MODE}=off (or tf1_wn.native_ops.set_mode('off')) to "
+            "differentiate twice.")
+
+    for grad_op in ("Tf1WnStandardizeWeightGrad",
+                    "Tf1WnNormalizeWeightGrad"):
+        tf.RegisterGradient(grad_op)(_second_derivative)
 
 
 def _load():

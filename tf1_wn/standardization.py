@@ -45,7 +45,7 @@ Implementation notes:
 import collections
 import numbers
 
-from tf1_wn import native_ops
+from tf1_wn import native_ops, normalization
 from tf1_wn._tf import tf
 from tf1_wn.normalization import statistics_dtype
 
@@ -180,7 +180,7 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
                    for axis, size in enumerate(shape)]
     if gain is not None:
         gain = tf.convert_to_tensor(gain)
-    channel_axes = _channel_axes(shape, axes)
+    channel_axes = normalization.channel_axes(shape, axes)
     library = native_ops.library() if channel_axes is not None else None
     if library is not None:
         return _standardize_native(library, kernel, gain, channel_axes,
@@ -190,19 +190,6 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
     if gain.shape.as_list() != stats_shape:
         gain = tf.reshape(gain, stats_shape)
     return _standardize_with_gain(kernel, gain, axes, n, config)
-
-
-def _channel_axes(shape, axes):
-    """``(begin, end, channels)`` if the channel axes are adjacent, else None.
-
-    Every layer's kernel qualifies (conv: last axis; transposed conv: axis
-    2; depthwise: the last two).
-    """
-    channel_axes = [axis for axis in range(len(shape)) if axis not in axes]
-    begin, end = channel_axes[0], channel_axes[-1] + 1
-    if end - begin != len(channel_axes):
-        return None
-    return begin, end, _reduced_size(shape, channel_axes)
 
 
 def _standardize_native(library, kernel, gain, channel_axes, config):

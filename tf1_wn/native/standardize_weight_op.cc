@@ -14,52 +14,10 @@
 //             d gain = r * P
 //             d w = r * gain * (dy - dy_mean - centred * r * t * P / divisor)
 //
-// The kernel arrives reshaped to [outer, channels, inner]: statistics run
-// over `outer` and `inner` for each channel.  Sums accumulate in double.
-#include <algorithm>
-#include <cmath>
-#include <vector>
-
-#include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
-#include "tensorflow/core/framework/shape_inference.h"
-#include "tensorflow/core/util/work_sharder.h"
+// Loops and layout: channel_loops.h.
+#include "channel_loops.h"
 
 namespace tf1_wn {
-
-using ::tensorflow::DEVICE_CPU;
-using ::tensorflow::OpKernel;
-using ::tensorflow::OpKernelConstruction;
-using ::tensorflow::OpKernelContext;
-using ::tensorflow::Status;
-using ::tensorflow::Tensor;
-using ::tensorflow::TensorShape;
-using ::tensorflow::shape_inference::InferenceContext;
-using ::tensorflow::shape_inference::ShapeHandle;
-
-// The channel axes of the kernel are [channels_begin, channels_end); the
-// statistics run over all the others.  Channel axes are adjacent in every
-// layer's kernel (conv: the last; transposed conv: axis 2; depthwise: the
-// last two), so the kernel is a [outer, channels, inner] array in memory.
-Status ChannelShape(InferenceContext* c, ShapeHandle* stats) {
-  int begin, end;
-  TF_RETURN_IF_ERROR(c->GetAttr("channels_begin", &begin));
-  TF_RETURN_IF_ERROR(c->GetAttr("channels_end", &end));
-  ShapeHandle kernel = c->input(0);
-  if (!c->RankKnown(kernel)) {
-    *stats = c->Vector(InferenceContext::kUnknownDim);
-    return ::tensorflow::OkStatus();
-  }
-  ShapeHandle channel_dims;
-  TF_RETURN_IF_ERROR(c->Subshape(kernel, begin, end, &channel_dims));
-  ::tensorflow::shape_inference::DimensionHandle channels = c->MakeDim(1);
-  for (int i = 0; i < c->Rank(channel_dims); ++i) {
-    TF_RETURN_IF_ERROR(
-        c->Multiply(channels, c->Dim(channel_dims, i), &channels));
-  }
-  *stats = c->Vector(channels);
-  return ::tensorflow::OkStatus();
-}
 
 REGISTER_OP("Tf1WnStandardizeWeight")
     .Input("kernel: T")
@@ -108,135 +66,6 @@ REGISTER_OP("Tf1WnStandardizeWeightGrad")
     .Doc("Gradient of Tf1WnStandardizeWeight.");
 
 namespace {
-
-struct Geometry {
-  int64_t outer, channels, inner;
-  int64_t count() const { return outer * inner; }
-  int64_t size() const { return outer * channels * inner; }
-};
-
-Status CheckKernel(const Tensor& kernel, const Tensor& gain, int begin,
-                   int end, Geometry* g) {
-  if (begin >= end || end > kernel.dims()) {
-    return ::tensorflow::errors::InvalidArgument(
-        "channel axes [", begin, ", ", end, ") do not fit kernel shape ",
-        kernel.shape().DebugString());
-  }
-  g->outer = g->channels = g->inner = 1;
-  for (int axis = 0; axis < kernel.dims(); ++axis) {
-    int64_t& part = axis < begin ? g->outer : axis < end ? g->channels
-                                                         : g->inner;
-    part *= kernel.dim_size(axis);
-  }
-  if (gain.dims() != 1 || gain.dim_size(0) != g->channels) {
-    return ::tensorflow::errors::InvalidArgument(
-        "gain must have shape [", g->channels, "], got ",
-        gain.shape().DebugString());
-  }
-  if (g->count() < 1) {
-    return ::tensorflow::errors::InvalidArgument(
-        "kernel has no entries per channel: ", kernel.shape().DebugString());
-  }
-  return ::tensorflow::OkStatus();
-}
-
-// Kernels below this many entries run on the calling thread: handing a
-// 3x3x64x64 kernel to the intra-op pool costs more than it saves when the
-// pool is busy with the convolutions.
-constexpr int64_t kParallelEntries = 1 << 20;
-
-// Runs `work(first_channel, last_channel)` over all channels, split across
-// the intra-op pool for large kernels.
-template <typename Work>
-void ForChannelBlocks(OpKernelContext* context, const Geometry& g,
-                      int64_t passes, Work work) {
-  if (g.size() < kParallelEntries) {
-    work(0, g.channels);
-    return;
-  }
-  auto* workers = context->device()->tensorflow_cpu_worker_threads();
-  ::tensorflow::Shard(workers->num_threads, workers->workers, g.channels,
-                      passes * g.count() * 4, work);
-}
-
-// The loops are written for the vectorizer: channels innermost when
-// inner == 1 (every conv kernel), else an `omp simd` loop over inner.  They
-// are compiled for AVX-512, AVX2 and the baseline, picked at load time.
-#define TF1_WN_CLONES \
-  __attribute__((target_clones("avx512f", "avx2", "default")))
-#define TF1_WN_INLINE inline __attribute__((always_inline))
-
-// Partial sums run in T over blocks of this many rows (full vector width,
-// no conversions), then are added into double accumulators.
-constexpr int64_t kRowBlock = 16;
-
-// For kTerms sums: sums[k][c] = sum over outer and inner of term_k(i, c),
-// where i is the flat index of the entry and c its channel.
-template <int kTerms, typename T, typename First, typename Second>
-TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
-                               First first, Second second, T* partial,
-                               double* first_sums, double* second_sums) {
-  T* first_partial = partial;
-  T* second_partial = partial + g.channels;
-  for (int64_t c = c0; c < c1; ++c) {
-    first_sums[c] = 0.0;
-    if (kTerms == 2) second_sums[c] = 0.0;
-  }
-  if (g.inner == 1) {
-    for (int64_t a0 = 0; a0 < g.outer; a0 += kRowBlock) {
-      const int64_t a1 = std::min(a0 + kRowBlock, g.outer);
-      for (int64_t c = c0; c < c1; ++c) {
-        first_partial[c] = T(0);
-        if (kTerms == 2) second_partial[c] = T(0);
-      }
-      for (int64_t a = a0; a < a1; ++a) {
-        const int64_t row = a * g.channels;
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) {
-          first_partial[c] += first(row + c, c);
-          if (kTerms == 2) second_partial[c] += second(row + c, c);
-        }
-      }
-      for (int64_t c = c0; c < c1; ++c) {
-        first_sums[c] += first_partial[c];
-        if (kTerms == 2) second_sums[c] += second_partial[c];
-      }
-    }
-    return;
-  }
-  for (int64_t a = 0; a < g.outer; ++a) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t base = (a * g.channels + c) * g.inner;
-      T first_acc = T(0), second_acc = T(0);
-#pragma omp simd reduction(+ : first_acc, second_acc)
-      for (int64_t b = 0; b < g.inner; ++b) {
-        first_acc += first(base + b, c);
-        if (kTerms == 2) second_acc += second(base + b, c);
-      }
-      first_sums[c] += first_acc;
-      if (kTerms == 2) second_sums[c] += second_acc;
-    }
-  }
-}
-
-// Calls write(i, c) for every entry of channels [c0, c1).
-template <typename Write>
-TF1_WN_INLINE void ForEachEntry(const Geometry& g, int64_t c0, int64_t c1,
-                                Write write) {
-  for (int64_t a = 0; a < g.outer; ++a) {
-    if (g.inner == 1) {
-      const int64_t row = a * g.channels;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) write(row + c, c);
-      continue;
-    }
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t base = (a * g.channels + c) * g.inner;
-#pragma omp simd
-      for (int64_t b = 0; b < g.inner; ++b) write(base + b, c);
-    }
-  }
-}
 
 template <typename T>
 struct ForwardArgs {
@@ -365,22 +194,18 @@ TF1_WN_INSTANTIATE(float)
 TF1_WN_INSTANTIATE(double)
 #undef TF1_WN_INSTANTIATE
 
-// The attributes both ops share: the channel axes and the divisor.
-class StandardizeWeightOpBase : public OpKernel {
+// Adds the variance divisor to the channel attributes.
+class StandardizeWeightOpBase : public ChannelOpBase {
  public:
   explicit StandardizeWeightOpBase(OpKernelConstruction* context)
-      : OpKernel(context) {
+      : ChannelOpBase(context) {
     OP_REQUIRES_OK(context, context->GetAttr("unbiased", &unbiased_));
-    OP_REQUIRES_OK(context,
-                   context->GetAttr("channels_begin", &channels_begin_));
-    OP_REQUIRES_OK(context, context->GetAttr("channels_end", &channels_end_));
   }
 
  protected:
   Status CheckInputs(const Tensor& kernel, const Tensor& gain,
                      Geometry* g) const {
-    TF_RETURN_IF_ERROR(
-        CheckKernel(kernel, gain, channels_begin_, channels_end_, g));
+    TF_RETURN_IF_ERROR(CheckKernelAndGain(kernel, gain, g));
     if (unbiased_ && g->count() < 2) {
       return ::tensorflow::errors::InvalidArgument(
           "unbiased variance needs 2 entries per channel, got kernel shape ",
@@ -395,7 +220,6 @@ class StandardizeWeightOpBase : public OpKernel {
 
  private:
   bool unbiased_;
-  int channels_begin_, channels_end_;
 };
 
 template <typename T>
