@@ -13,7 +13,7 @@ build in graph mode, and use:
   `WeightNormLSTMCell` and `MultiRNNCell`;
 * weight-standardized convolutions `ws_conv*` / `WeightStandardizedConv*`;
 * `checkpoint`: convert plain checkpoints to weight norm and fold them back;
-* `native_ops`: the fused CPU kernels weight standardization uses.
+* `native_ops`: the fused CPU kernels of the norm and the standardization.
 
 The Lasagne mirror is `tf1_wn.compat.lasagne`.
 """

@@ -14,6 +14,10 @@ re-derives a norm.  Conventions:
   zero weight and finite gradients instead of NaN.  (The gradient of such a
   column is ``g / sqrt(eps) * dL/dw``; for float16 variables that can
   exceed 65504: keep float32 master weights, e.g. with a custom getter.)
+* On the CPU `normalize_weight` with a gain runs as one fused op each way
+  (`tf1_wn.native_ops`); the composed ops below, with their closed-form
+  gradients, run otherwise (mode ``'off'``, a GPU, no compiler) and for
+  `channel_scale` and the unit-norm kernel.  Both compute the same formula.
 """
 from tf1_wn import native_ops
 from tf1_wn._tf import tf
