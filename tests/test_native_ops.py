@@ -363,3 +363,90 @@ def test_weight_norm_second_derivative_names_the_way_out(graph, mode):
     first = tf.gradients(tf.reduce_sum(w ** 3), v)[0]
     with pytest.raises(LookupError, match="TF1_WN_NATIVE_OPS=off"):
         tf.gradients(tf.reduce_sum(first), v)
+
+
+SERVER_PROGRAM = """
+import sys
+import tensorflow.compat.v1 as tf
+tf.disable_eager_execution()
+import tf1_wn
+if sys.argv[2] == "load":
+    assert tf1_wn.native_ops.library() is not None
+cluster = tf.train.ClusterSpec({"worker": ["localhost:" + sys.argv[1]]})
+server = tf.train.Server(cluster, job_name="worker", task_index=0)
+print("ready", flush=True)
+server.join()
+"""
+
+
+def _free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _distributed_step(port, seed):
+    """One WN + WS forward/backward placed on the remote worker."""
+    rng = np.random.default_rng(seed)
+    with tf.Graph().as_default():
+        with tf.device("/job:worker/task:0"):
+            x = tf.constant(rng.normal(size=(2, 6, 6, 3)).astype(np.float32))
+            h = tf1_wn.conv2d(x, 4, 3, scope="wn", kernel_initializer=(
+                tf.constant_initializer(rng.normal(size=(3, 3, 3, 4)))))
+            y = tf1_wn.ws_conv2d(h, 2, 3, scope="ws", kernel_initializer=(
+                tf.constant_initializer(rng.normal(size=(3, 3, 4, 2)))))
+            loss = tf.reduce_sum(tf.square(y))
+            grads = tf.gradients(loss, tf.trainable_variables())
+        with tf.Session(f"grpc://localhost:{port}") as sess:
+            sess.run(tf.global_variables_initializer())
+            return sess.run([loss] + grads)
+
+
+@needs_compiler
+@pytest.mark.parametrize("server_loads", [True, False])
+def test_distributed_worker_runs_native_ops_once_loaded(mode, rng,
+                                                         server_loads):
+    """TF's distributed runtime: the graph runs in a separate server
+    process, which must have loaded the library (README, Native CPU
+    kernels)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER_PROGRAM, str(port),
+         "load" if server_loads else "plain"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        seed = int(rng.integers(1 << 30))
+        mode("on")
+        if not server_loads:
+            with pytest.raises(tf.errors.OpError,
+                               match="Tf1WnNormalizeWeight|Tf1WnStandardize"):
+                _distributed_step(port, seed)
+            return
+        remote = _distributed_step(port, seed)
+    finally:
+        server.kill()
+        server.wait()
+    mode("off")
+    with tf.Graph().as_default():
+        local = _distributed_step_local(seed)
+    for got, expected in zip(remote, local):
+        np.testing.assert_allclose(got, expected, rtol=2e-5,
+                                   atol=2e-5 * np.abs(expected).max())
+
+
+def _distributed_step_local(seed):
+    """`_distributed_step` in this process with composed ops."""
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(2, 6, 6, 3)).astype(np.float32))
+    h = tf1_wn.conv2d(x, 4, 3, scope="wn", kernel_initializer=(
+        tf.constant_initializer(rng.normal(size=(3, 3, 3, 4)))))
+    y = tf1_wn.ws_conv2d(h, 2, 3, scope="ws", kernel_initializer=(
+        tf.constant_initializer(rng.normal(size=(3, 3, 4, 2)))))
+    loss = tf.reduce_sum(tf.square(y))
+    grads = tf.gradients(loss, tf.trainable_variables())
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run([loss] + grads)

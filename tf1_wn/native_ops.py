@@ -27,12 +27,15 @@ The mode, ``$TF1_WN_NATIVE_OPS`` or `set_mode`:
 
 Both paths compute the same formulas (to float rounding) on the same
 variables, so checkpoints move freely between them.  What the native path
-changes: graphs that contain its ops (``Tf1WnStandardizeWeight``,
-``Tf1WnNormalizeWeight``) need ``import tf1_wn`` with the library loadable
-before they are imported elsewhere, and TensorFlow Serving does not know them - build export graphs
-with ``TF1_WN_NATIVE_OPS=off``.  Second derivatives through the native
-gradients are not defined (gradient penalties on the inputs, which only need
-first derivatives of the normalization, work).
+changes: every process that runs a graph with its ops
+(``Tf1WnStandardizeWeight``, ``Tf1WnNormalizeWeight``) must have loaded the
+library - in TF's distributed runtime call `library()` in each worker and
+parameter server before starting its ``tf.train.Server``; a process that
+imports such a graph calls `library()` first; TensorFlow Serving does not
+know the ops - build export graphs with ``TF1_WN_NATIVE_OPS=off``.  Second
+derivatives through the native gradients are not defined (gradient
+penalties on the inputs, which only need first derivatives of the
+normalization, work).
 """
 import hashlib
 import os
