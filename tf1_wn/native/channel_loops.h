@@ -101,10 +101,16 @@ void ForChannelBlocks(OpKernelContext* context, const Geometry& g,
 }
 
 // The loops are written for the vectorizer: channels innermost when
-// inner == 1 (every conv kernel), else an `omp simd` loop over inner.  They
-// are compiled for AVX-512, AVX2 and the baseline, picked at load time.
+// inner == 1 (every conv kernel), else an `omp simd` loop over inner.  On
+// x86-64 with GCC they are compiled for AVX-512, AVX2 and the baseline,
+// picked at load time; elsewhere for the baseline of the target.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(TF1_WN_NO_TARGET_CLONES)
 #define TF1_WN_CLONES \
   __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TF1_WN_CLONES
+#endif
 #define TF1_WN_INLINE inline __attribute__((always_inline))
 
 // Partial sums run in T over blocks of this many rows (full vector width,
