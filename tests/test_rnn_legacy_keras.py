@@ -39,3 +39,34 @@ def test_legacy_dropout_wrapper_around_wn_cell(graph, rng):
     nonzero = dropped != 0.0
     np.testing.assert_allclose(dropped[nonzero], 2 * full[nonzero],
                                rtol=1e-10)
+
+
+@pytest.mark.parametrize("documented_filter", [True, False])
+def test_dropout_wrapper_state_filter_for_lstm(graph, rng, documented_filter):
+    """docs/rnn.md: DropoutWrapper's default filter does not know
+    tf1_wn.LSTMStateTuple and drops c too; the documented filter keeps c."""
+    x_value = rng.normal(size=(64, 1, 2))   # one step: c does not see h
+    cell = tf1_wn.WeightNormLSTMCell(8)
+    keep = tf.placeholder_with_default(tf.constant(1.0, tf.float64), [])
+    options = {}
+    if documented_filter:
+        options["dropout_state_filter_visitor"] = (
+            lambda s: tf1_wn.LSTMStateTuple(False, True)
+            if isinstance(s, tf1_wn.LSTMStateTuple) else True)
+    wrapped = tf.nn.rnn_cell.DropoutWrapper(cell, state_keep_prob=keep,
+                                            **options)
+    _, state = tf.nn.dynamic_rnn(wrapped, tf.constant(x_value),
+                                 dtype=tf.float64)
+    with tf.Session() as sess:
+        randomize(sess, cell_params("rnn/wn_lstm_cell"), rng)
+        full = sess.run(state)
+        dropped = sess.run(state, {keep: 0.5})
+    assert np.all(full.c != 0.0) and np.all(full.h != 0.0)
+    # h: each entry dropped (0) or scaled by 1 / keep.
+    assert np.any(dropped.h == 0.0)
+    kept = dropped.h != 0.0
+    np.testing.assert_allclose(dropped.h[kept], 2 * full.h[kept], rtol=1e-12)
+    if documented_filter:
+        np.testing.assert_array_equal(dropped.c, full.c)
+    else:
+        assert np.any(dropped.c == 0.0)
