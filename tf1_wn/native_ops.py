@@ -38,6 +38,7 @@ penalties on the inputs, which only need first derivatives of the
 normalization, work).
 """
 import hashlib
+import logging
 import os
 import shlex
 import shutil
@@ -58,6 +59,7 @@ _SOURCES = [os.path.join(_NATIVE_DIR, name) for name in (
 _HEADERS = [os.path.join(_NATIVE_DIR, "channel_loops.h")]
 _BUILD_TIMEOUT_SECONDS = 600
 
+_LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state = {"mode": None, "library": None, "error": None}
 
@@ -157,27 +159,51 @@ def build(directory=None, force=False):
             f"no C++ compiler: {compiler[0]!r} is not on PATH (set $CXX, or "
             f"${_ENV_MODE}=off to use composed TensorFlow ops).")
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    _LOG.info("tf1_wn: compiling the native CPU kernels into %s (once per "
+              "TensorFlow version, about 15-30 s)", path)
     compile_flags, link_flags = _build_flags()
     partial = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    command = [*compiler, "-shared", "-fPIC", "-O3", "-fopenmp-simd", "-w",
-               *compile_flags, *_SOURCES, "-o", partial, *link_flags]
+    objects = [f"{partial}.{index}.o" for index in range(len(_SOURCES))]
+    # One compiler process per source, in parallel, then one link.
+    compile_commands = [
+        [*compiler, "-c", "-fPIC", "-O3", "-fopenmp-simd", "-w",
+         *compile_flags, source, "-o", target]
+        for source, target in zip(_SOURCES, objects)]
+    link_command = [*compiler, "-shared", *objects, "-o", partial,
+                    *link_flags]
     try:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=_BUILD_TIMEOUT_SECONDS, check=False)
-        if result.returncode != 0:
-            raise NativeOpsError(
-                f"compiling {_NATIVE_DIR} failed (exit {result.returncode}):\n"
-                f"{shlex.join(command)}\n{result.stderr[-4000:]}")
+        _run_all(compile_commands)
+        _run_all([link_command])
         # Atomic: concurrent builders each rename a complete file.
         os.replace(partial, path)
-    except subprocess.TimeoutExpired as error:
-        raise NativeOpsError(
-            f"compiling {_NATIVE_DIR} took over {_BUILD_TIMEOUT_SECONDS} s") \
-            from error
     finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+        for leftover in [partial, *objects]:
+            if os.path.exists(leftover):
+                os.remove(leftover)
     return path
+
+
+def _run_all(commands):
+    """Runs `commands` in parallel; raises NativeOpsError on any failure."""
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for command in commands]
+    failures = []
+    for command, process in zip(commands, processes):
+        try:
+            _, stderr = process.communicate(timeout=_BUILD_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            failures.append(f"{shlex.join(command)}\ntook over "
+                            f"{_BUILD_TIMEOUT_SECONDS} s")
+            continue
+        if process.returncode != 0:
+            failures.append(f"{shlex.join(command)}\n(exit "
+                            f"{process.returncode})\n{stderr[-4000:]}")
+    if failures:
+        raise NativeOpsError(f"compiling {_NATIVE_DIR} failed:\n"
+                             + "\n".join(failures))
 
 
 def _register_gradients(library):
