@@ -105,9 +105,12 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
         if isinstance(layer, InputLayer):
             outputs[id(layer)] = layer.input_var
             continue
+        if layer.input_layer is None:  # a MergeLayer reads a list
+            layer_input = [outputs[id(l)] for l in layer.input_layers]
+        else:
+            layer_input = outputs[id(layer.input_layer)]
         with layer.graph.as_default(), tf.name_scope(layer.scope):
-            outputs[id(layer)] = layer.get_output_for(
-                outputs[id(layer.input_layer)], **kwargs)
+            outputs[id(layer)] = layer.get_output_for(layer_input, **kwargs)
     result = [outputs[id(l)] for l in layers]
     return result[0] if single else result
 

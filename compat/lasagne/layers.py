@@ -11,7 +11,10 @@ from tf1_wn.compat.lasagne.helpers import (count_params, get_all_layers,
                                            get_all_params, get_bn_updates,
                                            get_init_updates, get_output,
                                            set_all_param_values)
+from tf1_wn.compat.lasagne.merge import (ConcatLayer, ElemwiseSumLayer,
+                                         MergeLayer)
 from tf1_wn.compat.lasagne.noise import DropoutLayer, GaussianNoiseLayer
+from tf1_wn.compat.lasagne.pool import MaxPool2DLayer, Pool2DLayer
 from tf1_wn.compat.lasagne.shape import (GlobalPoolLayer, NonlinearityLayer,
                                          ReshapeLayer)
 from tf1_wn.compat.lasagne.weight_norm import (MeanOnlyBNLayer,
@@ -20,10 +23,13 @@ from tf1_wn.compat.lasagne.weight_norm import (MeanOnlyBNLayer,
 
 dropout = DropoutLayer
 reshape = ReshapeLayer
+concat = ConcatLayer
 
 __all__ = ["Layer", "InputLayer", "create_param", "BaseConvLayer",
            "Conv1DLayer", "Conv2DLayer", "Deconv2DLayer", "DenseLayer",
            "NINLayer", "DropoutLayer", "dropout", "GaussianNoiseLayer",
+           "MergeLayer", "ConcatLayer", "concat", "ElemwiseSumLayer",
+           "Pool2DLayer", "MaxPool2DLayer",
            "GlobalPoolLayer", "NonlinearityLayer", "ReshapeLayer", "reshape",
            "WeightNormLayer", "weight_norm", "MeanOnlyBNLayer", "mean_only_bn",
            "get_all_layers", "get_output", "get_all_params",
