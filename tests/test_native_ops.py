@@ -387,21 +387,25 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _distributed_step(port, seed):
-    """One WN + WS forward/backward placed on the remote worker."""
+def _wn_ws_loss_and_grads(seed):
+    """A WN conv then a WS conv: the loss and its gradients (tensors)."""
     rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(2, 6, 6, 3)).astype(np.float32))
+    h = tf1_wn.conv2d(x, 4, 3, scope="wn", kernel_initializer=(
+        tf.constant_initializer(rng.normal(size=(3, 3, 3, 4)))))
+    y = tf1_wn.ws_conv2d(h, 2, 3, scope="ws", kernel_initializer=(
+        tf.constant_initializer(rng.normal(size=(3, 3, 4, 2)))))
+    loss = tf.reduce_sum(tf.square(y))
+    return [loss] + tf.gradients(loss, tf.trainable_variables())
+
+
+def _run_fresh(fetches_fn, seed, target="", device=None):
     with tf.Graph().as_default():
-        with tf.device("/job:worker/task:0"):
-            x = tf.constant(rng.normal(size=(2, 6, 6, 3)).astype(np.float32))
-            h = tf1_wn.conv2d(x, 4, 3, scope="wn", kernel_initializer=(
-                tf.constant_initializer(rng.normal(size=(3, 3, 3, 4)))))
-            y = tf1_wn.ws_conv2d(h, 2, 3, scope="ws", kernel_initializer=(
-                tf.constant_initializer(rng.normal(size=(3, 3, 4, 2)))))
-            loss = tf.reduce_sum(tf.square(y))
-            grads = tf.gradients(loss, tf.trainable_variables())
-        with tf.Session(f"grpc://localhost:{port}") as sess:
+        with tf.device(device):
+            fetches = fetches_fn(seed)
+        with tf.Session(target) as sess:
             sess.run(tf.global_variables_initializer())
-            return sess.run([loss] + grads)
+            return sess.run(fetches)
 
 
 @needs_compiler
@@ -424,30 +428,16 @@ def test_distributed_worker_runs_native_ops_once_loaded(mode, rng,
         if not server_loads:
             with pytest.raises(tf.errors.OpError,
                                match="Tf1WnNormalizeWeight|Tf1WnStandardize"):
-                _distributed_step(port, seed)
+                _run_fresh(_wn_ws_loss_and_grads, seed,
+                           f"grpc://localhost:{port}", "/job:worker/task:0")
             return
-        remote = _distributed_step(port, seed)
+        remote = _run_fresh(_wn_ws_loss_and_grads, seed,
+                            f"grpc://localhost:{port}", "/job:worker/task:0")
     finally:
         server.kill()
         server.wait()
     mode("off")
-    with tf.Graph().as_default():
-        local = _distributed_step_local(seed)
+    local = _run_fresh(_wn_ws_loss_and_grads, seed)
     for got, expected in zip(remote, local):
         np.testing.assert_allclose(got, expected, rtol=2e-5,
                                    atol=2e-5 * np.abs(expected).max())
-
-
-def _distributed_step_local(seed):
-    """`_distributed_step` in this process with composed ops."""
-    rng = np.random.default_rng(seed)
-    x = tf.constant(rng.normal(size=(2, 6, 6, 3)).astype(np.float32))
-    h = tf1_wn.conv2d(x, 4, 3, scope="wn", kernel_initializer=(
-        tf.constant_initializer(rng.normal(size=(3, 3, 3, 4)))))
-    y = tf1_wn.ws_conv2d(h, 2, 3, scope="ws", kernel_initializer=(
-        tf.constant_initializer(rng.normal(size=(3, 3, 4, 2)))))
-    loss = tf.reduce_sum(tf.square(y))
-    grads = tf.gradients(loss, tf.trainable_variables())
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        return sess.run([loss] + grads)

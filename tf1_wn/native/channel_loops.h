@@ -206,4 +206,13 @@ class ChannelOpBase : public OpKernel {
 
 }  // namespace tf1_wn
 
+// Registers the float and double CPU kernels of an op.
+#define TF1_WN_REGISTER_CPU_KERNELS(OP_NAME, KERNEL)                    \
+  REGISTER_KERNEL_BUILDER(                                             \
+      Name(OP_NAME).Device(DEVICE_CPU).TypeConstraint<float>("T"),     \
+      KERNEL<float>);                                                  \
+  REGISTER_KERNEL_BUILDER(                                             \
+      Name(OP_NAME).Device(DEVICE_CPU).TypeConstraint<double>("T"),    \
+      KERNEL<double>)
+
 #endif  // TF1_WN_NATIVE_CHANNEL_LOOPS_H_

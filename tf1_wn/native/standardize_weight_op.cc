@@ -324,24 +324,11 @@ class StandardizeWeightGradOp : public StandardizeWeightOpBase {
       Backward(args, c0, c1);
     });
   }
-
 };
 
 }  // namespace
 
-#define TF1_WN_REGISTER(T)                                              \
-  REGISTER_KERNEL_BUILDER(Name("Tf1WnStandardizeWeight")                \
-                              .Device(DEVICE_CPU)                       \
-                              .TypeConstraint<T>("T"),                  \
-                          StandardizeWeightOp<T>);                      \
-  REGISTER_KERNEL_BUILDER(Name("Tf1WnStandardizeWeightGrad")            \
-                              .Device(DEVICE_CPU)                       \
-                              .TypeConstraint<T>("T"),                  \
-                          StandardizeWeightGradOp<T>);
-
-TF1_WN_REGISTER(float)
-TF1_WN_REGISTER(double)
-
-#undef TF1_WN_REGISTER
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnStandardizeWeight", StandardizeWeightOp);
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnStandardizeWeightGrad", StandardizeWeightGradOp);
 
 }  // namespace tf1_wn

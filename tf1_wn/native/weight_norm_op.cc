@@ -215,19 +215,7 @@ class WeightNormGradOp : public ChannelOpBase {
 
 }  // namespace
 
-#define TF1_WN_REGISTER(T)                                               \
-  REGISTER_KERNEL_BUILDER(Name("Tf1WnNormalizeWeight")                   \
-                              .Device(DEVICE_CPU)                        \
-                              .TypeConstraint<T>("T"),                   \
-                          WeightNormOp<T>);                              \
-  REGISTER_KERNEL_BUILDER(Name("Tf1WnNormalizeWeightGrad")               \
-                              .Device(DEVICE_CPU)                        \
-                              .TypeConstraint<T>("T"),                   \
-                          WeightNormGradOp<T>);
-
-TF1_WN_REGISTER(float)
-TF1_WN_REGISTER(double)
-
-#undef TF1_WN_REGISTER
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnNormalizeWeight", WeightNormOp);
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnNormalizeWeightGrad", WeightNormGradOp);
 
 }  // namespace tf1_wn
