@@ -200,6 +200,37 @@ class ChannelOpBase : public OpKernel {
     return CheckKernel(kernel, gain, channels_begin_, channels_end_, g);
   }
 
+  // For a gradient op: input 0 is the upstream gradient (the kernel's
+  // shape), inputs from `first_statistic` on are per-channel vectors.
+  static Status CheckGradientInputs(OpKernelContext* context,
+                                    const Tensor& kernel, const Geometry& g,
+                                    int first_statistic) {
+    const Tensor& grad = context->input(0);
+    if (grad.shape() != kernel.shape()) {
+      return ::tensorflow::errors::InvalidArgument(
+          "grad shape ", grad.shape().DebugString(),
+          " differs from kernel shape ", kernel.shape().DebugString());
+    }
+    for (int i = first_statistic; i < context->num_inputs(); ++i) {
+      if (context->input(i).NumElements() != g.channels) {
+        return ::tensorflow::errors::InvalidArgument(
+            "statistics input ", i, " must have ", g.channels, " entries");
+      }
+    }
+    return ::tensorflow::OkStatus();
+  }
+
+  // The kernel's gradient reuses the upstream gradient's buffer when
+  // nothing else holds it: every entry of grad is read before the same
+  // entry of the result is written.
+  static Status AllocateGradients(OpKernelContext* context,
+                                  const Tensor& kernel, const Tensor& gain,
+                                  Tensor** kernel_grad, Tensor** gain_grad) {
+    TF_RETURN_IF_ERROR(context->forward_input_or_allocate_output(
+        {0}, 0, kernel.shape(), kernel_grad));
+    return context->allocate_output(1, gain.shape(), gain_grad);
+  }
+
  private:
   int channels_begin_, channels_end_;
 };

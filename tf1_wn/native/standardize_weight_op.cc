@@ -287,24 +287,10 @@ class StandardizeWeightGradOp : public StandardizeWeightOpBase {
     const Tensor& gain = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, CheckInputs(kernel, gain, &g));
-    OP_REQUIRES(context, grad.shape() == kernel.shape(),
-                ::tensorflow::errors::InvalidArgument(
-                    "grad shape ", grad.shape().DebugString(),
-                    " differs from kernel shape ",
-                    kernel.shape().DebugString()));
-    for (int i = 3; i < 6; ++i) {
-      OP_REQUIRES(context, context->input(i).NumElements() == g.channels,
-                  ::tensorflow::errors::InvalidArgument(
-                      "statistics input ", i, " must have ", g.channels,
-                      " entries"));
-    }
+    OP_REQUIRES_OK(context, CheckGradientInputs(context, kernel, g, 3));
     Tensor *kernel_grad, *gain_grad;
-    // Each entry of grad is read before the same entry of kernel_grad is
-    // written, so grad's buffer can be reused when nothing else holds it.
-    OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
-                                {0}, 0, kernel.shape(), &kernel_grad));
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(1, gain.shape(), &gain_grad));
+    OP_REQUIRES_OK(context, AllocateGradients(context, kernel, gain,
+                                              &kernel_grad, &gain_grad));
     std::vector<double> sums(2 * g.channels);
     std::vector<T> scratch(5 * g.channels);
     BackwardArgs<T> args;

@@ -179,21 +179,10 @@ class WeightNormGradOp : public ChannelOpBase {
     const Tensor& inverse_norm = context->input(3);
     Geometry g;
     OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
-    OP_REQUIRES(context, grad.shape() == direction.shape(),
-                ::tensorflow::errors::InvalidArgument(
-                    "grad shape ", grad.shape().DebugString(),
-                    " differs from direction shape ",
-                    direction.shape().DebugString()));
-    OP_REQUIRES(context, inverse_norm.NumElements() == g.channels,
-                ::tensorflow::errors::InvalidArgument(
-                    "inverse_norm must have ", g.channels, " entries"));
+    OP_REQUIRES_OK(context, CheckGradientInputs(context, direction, g, 3));
     Tensor *direction_grad, *gain_grad;
-    // grad[i] is read before direction_grad[i] is written: reuse its
-    // buffer when nothing else holds it.
-    OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
-                                {0}, 0, direction.shape(), &direction_grad));
-    OP_REQUIRES_OK(context,
-                   context->allocate_output(1, gain.shape(), &gain_grad));
+    OP_REQUIRES_OK(context, AllocateGradients(context, direction, gain,
+                                              &direction_grad, &gain_grad));
     std::vector<double> sums(g.channels);
     std::vector<T> scratch(3 * g.channels);
     WeightNormArgs<T> args{};
