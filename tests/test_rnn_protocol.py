@@ -206,7 +206,9 @@ def test_errors_name_the_argument(graph):
         cell(tf.placeholder(tf.float32, [2, None]), state)
     with pytest.raises(TypeError, match="`inputs` must have a floating"):
         cell(tf.zeros([2, 4], tf.int32), state)
-    with pytest.raises(TypeError, match="float32 or float64"):
+    with pytest.raises(TypeError, match="holds float32 variables, got "
+                       "`inputs` of dtype float16"):
+        cell(tf.zeros([2, 4]), state)
         cell(tf.zeros([2, 4], tf.float16), state)
     cell(tf.zeros([2, 4]), state)
     with pytest.raises(ValueError, match="built for input depth 4"):

@@ -239,3 +239,30 @@ def check_lstm_gru_stack(multi, rng):
 def test_multi_rnn_cell_matches_stacked_reference(graph, rng):
     check_lstm_gru_stack(tf1_wn.MultiRNNCell(
         [tf1_wn.WeightNormLSTMCell(4), tf1_wn.WeightNormGRUCell(3)]), rng)
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+@pytest.mark.parametrize("kind", KINDS)
+def test_half_precision_cells_match_reference(graph, rng, kind, dtype):
+    """float16/bfloat16 cells: norms in float32, the rest in the cell's
+    dtype; within half-precision rounding of the float64 reference."""
+    x = tf.cast(tf.constant(rng.normal(size=(2, 6, 3))), dtype)
+    cell = make_cell(kind, 5)
+    outputs, _ = tf.nn.dynamic_rnn(cell, x, dtype=dtype)
+    assert outputs.dtype == dtype
+    variables = cell_params("rnn/wn_%s_cell" % kind)
+    assert all(v.dtype.base_dtype == dtype for v in variables.values())
+    loss = tf.reduce_sum(tf.cast(outputs, tf.float32))
+    grads = tf.gradients(loss, list(variables.values()))
+    with tf.Session() as sess:
+        randomize(sess, variables, rng)
+        # The reference uses the values the variables actually hold.
+        params = {name: sess.run(tf.cast(var, tf.float64))
+                  for name, var in variables.items()}
+        x_value, got, grad_values = sess.run(
+            [tf.cast(x, tf.float64), tf.cast(outputs, tf.float64),
+             [tf.cast(g, tf.float32) for g in grads]])
+    expected = run_reference(kind, params, x_value, 5)[0]
+    tolerance = {tf.float16: 1e-2, tf.bfloat16: 6e-2}[dtype]
+    np.testing.assert_allclose(got, expected, atol=tolerance)
+    assert all(np.all(np.isfinite(g)) for g in grad_values)

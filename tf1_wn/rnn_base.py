@@ -22,6 +22,15 @@ from tf1_wn._tf import tf
 
 DEFAULT_KERNEL_STDDEV = 0.05
 
+#: Variable and input dtypes the cells accept.  For float16 and bfloat16 the
+#: norms run in float32 (`normalization.statistics_dtype`) and the kernels,
+#: gates and states in the cell's dtype.
+CELL_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
+
+
+def _dtype_names():
+    return ", ".join(dtype.name for dtype in CELL_DTYPES)
+
 #: The variables and normalized kernels of one projection.
 #: `kernel` is ``concat([Wx, Wh], 0)``, shape ``[input_depth + units, width]``,
 #: the layout of TF1's own cells.
@@ -94,9 +103,9 @@ class WeightNormCellBase:
         self._dtype = None
         if dtype is not None:
             self._dtype = tf.as_dtype(dtype).base_dtype
-            if self._dtype not in (tf.float32, tf.float64):
+            if self._dtype not in CELL_DTYPES:
                 raise TypeError(
-                    f"`dtype` must be float32 or float64, got "
+                    f"`dtype` must be one of {_dtype_names()}, got "
                     f"{self._dtype.name}.")
         # One build per graph: a cell object can be used in several graphs.
         self._built = weakref.WeakKeyDictionary()
@@ -195,10 +204,10 @@ class WeightNormCellBase:
         with tf.init_scope():
             graph = tf.get_default_graph()
         dtype = inputs.dtype.base_dtype
-        if dtype not in (tf.float32, tf.float64):
+        if dtype not in CELL_DTYPES:
             raise TypeError(
-                f"`inputs` of {type(self).__name__} must be float32 or "
-                f"float64, got {dtype.name} for {inputs.name}.")
+                f"`inputs` of {type(self).__name__} must be one of "
+                f"{_dtype_names()}, got {dtype.name} for {inputs.name}.")
         input_depth = validation.static_channels("inputs", inputs, -1)
         built = self._built.get(graph)
         if built is not None:
