@@ -61,7 +61,7 @@ _BUILD_TIMEOUT_SECONDS = 600
 
 _LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
-_state = {"mode": None, "library": None, "error": None}
+_state = {"mode": None, "library": None, "error": None, "warned": False}
 
 
 class NativeOpsError(RuntimeError):
@@ -123,7 +123,15 @@ def _build_flags():
 
 
 def library_path(directory=None):
-    """Where the library for this source, TensorFlow and compiler lives."""
+    """Where the library for this source, TensorFlow and compiler lives.
+
+    Args:
+      directory: the cache directory (default `cache_dir()`).
+
+    Returns:
+      The path of the shared library; its name carries the TensorFlow
+      version and a hash of the sources, compiler and flags.
+    """
     compile_flags, link_flags = _build_flags()
     digest = hashlib.sha256()
     for path in _SOURCES + _HEADERS:
@@ -275,7 +283,7 @@ def library():
     if mode == "on":
         raise NativeOpsError(f"tf1_wn native ops unavailable: {error}") \
             from error
-    if not _state.get("warned"):
+    if not _state["warned"]:
         _state["warned"] = True
         warnings.warn(
             f"tf1_wn: native ops unavailable, using composed TensorFlow ops "
