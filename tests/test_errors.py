@@ -3,7 +3,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
