@@ -37,6 +37,7 @@ derivatives through the native gradients are not defined (gradient
 penalties on the inputs, which only need first derivatives of the
 normalization, work).
 """
+import collections
 import hashlib
 import logging
 import os
@@ -290,3 +291,57 @@ def library():
             f"(slower on small kernels): {error}", RuntimeWarning,
             stacklevel=3)
     return None
+
+
+#: How a kernel maps onto the native ops: the loaded library, the channel
+#: axes ``[channels_begin, channels_end)`` and the product of their sizes.
+KernelLayout = collections.namedtuple(
+    "KernelLayout", ["library", "channels_begin", "channels_end", "channels"])
+
+
+def kernel_layout(shape, reduce_axes):
+    """The native library and channel axes for a kernel, or None.
+
+    The kernels see a kernel as an ``[outer, channels, inner]`` array, so
+    the axes kept by `reduce_axes` must be adjacent; every layer's kernel
+    qualifies (dense and conv: the last axis; transposed conv: axis 2;
+    depthwise: the last two).
+
+    Args:
+      shape: the kernel's `tf.TensorShape` (or list).
+      reduce_axes: the axes the statistics run over.
+
+    Returns:
+      A `KernelLayout`, or None where the composed ops run: a shape not
+      fully known, kept axes that are not adjacent, or `library()` None.
+
+    Raises:
+      NativeOpsError: as `library()`.
+    """
+    shape = tf.TensorShape(shape)
+    if not shape.is_fully_defined():
+        return None
+    sizes = shape.as_list()
+    rank = len(sizes)
+    reduced = {axis % rank for axis in reduce_axes}
+    kept = [axis for axis in range(rank) if axis not in reduced]
+    if not kept or kept[-1] - kept[0] + 1 != len(kept):
+        return None
+    loaded = library()
+    if loaded is None:
+        return None
+    channels = 1
+    for axis in kept:
+        channels *= sizes[axis]
+    return KernelLayout(loaded, kept[0], kept[-1] + 1, channels)
+
+
+def channel_vector(values, layout, dtype):
+    """`values` (one per channel, any shape) as a ``[channels]`` vector of
+    `dtype`, the form the native ops take a gain in."""
+    values = tf.convert_to_tensor(values)
+    if values.dtype != dtype:
+        values = tf.cast(values, dtype)
+    if values.shape.as_list() != [layout.channels]:
+        values = tf.reshape(values, [layout.channels])
+    return values

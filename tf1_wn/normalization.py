@@ -163,42 +163,19 @@ def channel_scale(v, g, reduce_axes, eps=DEFAULT_EPS):
         return tf.identity_n([factor, inverse, v_stats, g_stats])[0]
 
 
-def channel_axes(shape, reduce_axes):
-    """``(begin, end, channels)`` of the kept axes if they are adjacent.
-
-    The native kernels (`tf1_wn.native_ops`) see a kernel as an
-    ``[outer, channels, inner]`` array; every layer's kernel qualifies
-    (dense and conv: the last axis; transposed conv: axis 2; depthwise:
-    the last two).  Returns None for other layouts.
-    """
-    rank = len(shape)
-    reduced = {axis % rank for axis in reduce_axes}
-    kept = [axis for axis in range(rank) if axis not in reduced]
-    if not kept or kept[-1] - kept[0] + 1 != len(kept):
-        return None
-    channels = 1
-    for axis in kept:
-        channels *= shape[axis]
-    return kept[0], kept[-1] + 1, channels
-
-
 def _native_weight_norm(v_stats, g, reduce_axes, eps):
     """`normalize_weight` by the fused kernel, or None where it does not
-    apply (no gain, unknown shape, no native library)."""
-    shape = v_stats.shape.as_list() if v_stats.shape.ndims else None
-    if g is None or not shape or None in shape:
+    apply (no gain, or `native_ops.kernel_layout` says composed ops)."""
+    if g is None:
         return None
-    axes = channel_axes(shape, reduce_axes)
-    library = native_ops.library() if axes is not None else None
-    if library is None:
+    layout = native_ops.kernel_layout(v_stats.shape, reduce_axes)
+    if layout is None:
         return None
-    begin, end, channels = axes
-    g_stats = _to_stats(g)
-    if g_stats.shape.as_list() != [channels]:
-        g_stats = tf.reshape(g_stats, [channels])
-    weight, _ = library.tf1_wn_normalize_weight(
-        v_stats, g_stats, tf.constant(eps, v_stats.dtype),
-        channels_begin=begin, channels_end=end)
+    weight, _ = layout.library.tf1_wn_normalize_weight(
+        v_stats, native_ops.channel_vector(g, layout, v_stats.dtype),
+        tf.constant(eps, v_stats.dtype),
+        channels_begin=layout.channels_begin,
+        channels_end=layout.channels_end)
     return weight
 
 

@@ -45,7 +45,7 @@ Implementation notes:
 import collections
 import numbers
 
-from tf1_wn import native_ops, normalization
+from tf1_wn import native_ops
 from tf1_wn._tf import tf
 from tf1_wn.normalization import statistics_dtype
 
@@ -180,11 +180,9 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
                    for axis, size in enumerate(shape)]
     if gain is not None:
         gain = tf.convert_to_tensor(gain)
-    channel_axes = normalization.channel_axes(shape, axes)
-    library = native_ops.library() if channel_axes is not None else None
-    if library is not None:
-        return _standardize_native(library, kernel, gain, channel_axes,
-                                   config)
+    layout = native_ops.kernel_layout(shape, axes)
+    if layout is not None:
+        return _standardize_native(kernel, gain, layout, config)
     if gain is None:
         return _standardize(kernel, axes, n, config)
     if gain.shape.as_list() != stats_shape:
@@ -192,20 +190,18 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
     return _standardize_with_gain(kernel, gain, axes, n, config)
 
 
-def _standardize_native(library, kernel, gain, channel_axes, config):
+def _standardize_native(kernel, gain, layout, config):
     """`standardize_weight` with the fused kernels of `tf1_wn.native_ops`."""
     dtype = kernel.dtype
     stats_dtype = statistics_dtype(dtype)
-    begin, end, channels = channel_axes
     if gain is None:
-        gain = tf.ones([channels], stats_dtype)
+        gain = tf.ones([layout.channels], stats_dtype)
     else:
-        gain = _cast(gain, stats_dtype)
-        if gain.shape.as_list() != [channels]:
-            gain = tf.reshape(gain, [channels])
-    output, _, _, _ = library.tf1_wn_standardize_weight(
+        gain = native_ops.channel_vector(gain, layout, stats_dtype)
+    output, _, _, _ = layout.library.tf1_wn_standardize_weight(
         _cast(kernel, stats_dtype), gain, tf.constant(config.eps, stats_dtype),
-        channels_begin=begin, channels_end=end,
+        channels_begin=layout.channels_begin,
+        channels_end=layout.channels_end,
         eps_in_var=config.eps_placement == "var", unbiased=config.unbiased)
     return _cast(output, dtype)
 

@@ -200,6 +200,18 @@ class ChannelOpBase : public OpKernel {
     return CheckKernel(kernel, gain, channels_begin_, channels_end_, g);
   }
 
+  // The eps input, a scalar tensor of type T: a float attr would round a
+  // float64 model's eps to float32.
+  template <typename T>
+  static Status ReadEps(const Tensor& eps, double* value) {
+    if (eps.dims() != 0) {
+      return ::tensorflow::errors::InvalidArgument(
+          "eps must be a scalar, got shape ", eps.shape().DebugString());
+    }
+    *value = static_cast<double>(eps.scalar<T>()());
+    return ::tensorflow::OkStatus();
+  }
+
   // For a gradient op: input 0 is the upstream gradient (the kernel's
   // shape), inputs from `first_statistic` on are per-channel vectors.
   static Status CheckGradientInputs(OpKernelContext* context,

@@ -236,10 +236,8 @@ class StandardizeWeightOp : public StandardizeWeightOpBase {
     const Tensor& eps = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, CheckInputs(kernel, gain, &g));
-    OP_REQUIRES(context, eps.dims() == 0,
-                ::tensorflow::errors::InvalidArgument(
-                    "eps must be a scalar, got shape ",
-                    eps.shape().DebugString()));
+    ForwardArgs<T> args;
+    OP_REQUIRES_OK(context, ReadEps<T>(eps, &args.eps));
     Tensor *output, *mean, *inverse_scale, *variance_factor;
     const TensorShape channels({g.channels});
     OP_REQUIRES_OK(context,
@@ -251,13 +249,9 @@ class StandardizeWeightOp : public StandardizeWeightOpBase {
                    context->allocate_output(3, channels, &variance_factor));
     std::vector<double> sums(2 * g.channels);
     std::vector<T> scratch(3 * g.channels);
-    ForwardArgs<T> args;
     args.g = g;
     args.kernel = kernel.flat<T>().data();
     args.gain = gain.flat<T>().data();
-    // eps comes as a tensor of type T: a float attr would round a float64
-    // model's eps to float32.
-    args.eps = static_cast<double>(eps.scalar<T>()());
     args.divisor = Divisor(g);
     args.eps_in_var = eps_in_var_;
     args.output = output->flat<T>().data();
@@ -315,6 +309,7 @@ class StandardizeWeightGradOp : public StandardizeWeightOpBase {
 }  // namespace
 
 TF1_WN_REGISTER_CPU_KERNELS("Tf1WnStandardizeWeight", StandardizeWeightOp);
-TF1_WN_REGISTER_CPU_KERNELS("Tf1WnStandardizeWeightGrad", StandardizeWeightGradOp);
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnStandardizeWeightGrad",
+                            StandardizeWeightGradOp);
 
 }  // namespace tf1_wn

@@ -140,10 +140,8 @@ class WeightNormOp : public ChannelOpBase {
     const Tensor& eps = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
-    OP_REQUIRES(context, eps.dims() == 0,
-                ::tensorflow::errors::InvalidArgument(
-                    "eps must be a scalar, got shape ",
-                    eps.shape().DebugString()));
+    WeightNormArgs<T> args{};
+    OP_REQUIRES_OK(context, ReadEps<T>(eps, &args.eps));
     Tensor *output, *inverse_norm;
     OP_REQUIRES_OK(context,
                    context->allocate_output(0, direction.shape(), &output));
@@ -151,11 +149,9 @@ class WeightNormOp : public ChannelOpBase {
                                 1, TensorShape({g.channels}), &inverse_norm));
     std::vector<double> sums(g.channels);
     std::vector<T> scratch(3 * g.channels);
-    WeightNormArgs<T> args{};
     args.g = g;
     args.direction = direction.flat<T>().data();
     args.gain = gain.flat<T>().data();
-    args.eps = static_cast<double>(eps.scalar<T>()());
     args.output = output->flat<T>().data();
     args.inverse_norm = inverse_norm->flat<T>().data();
     args.sums = sums.data();
