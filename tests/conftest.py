@@ -1,6 +1,5 @@
 """Shared pytest fixtures: every test runs in a fresh TF1 graph."""
 import os
-import shutil
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,8 +32,7 @@ def implementation(request):
     `tf1_wn.native_ops` and the composed TensorFlow ops (what runs without
     a compiler or with a GPU).  Use with ``pytest.mark.usefixtures``."""
     from tf1_wn import native_ops
-    if request.param == "native" and shutil.which(
-            (os.environ.get("CXX") or "g++").split()[0]) is None:
+    if request.param == "native" and not native_ops.compiler_available():
         pytest.skip("no C++ compiler for the native kernels")
     previous = native_ops.set_mode("on" if request.param == "native"
                                    else "off")

@@ -3,7 +3,6 @@ agree with float64 NumPy where the layer tests do not reach (kernels large
 enough to be split across threads, gradient penalties, second derivatives).
 """
 import os
-import shutil
 import subprocess
 import sys
 
@@ -14,10 +13,10 @@ import tensorflow.compat.v1 as tf
 import tf1_wn
 from tf1_wn import cli, native_ops
 from tf1_wn._tf import TF_VERSION
+# Float64 NumPy references of the variants, written from the formulas.
+from test_ws_numerics import REFERENCES as WS_REFERENCES
 
-HAVE_COMPILER = shutil.which(
-    (os.environ.get("CXX") or "g++").split()[0]) is not None
-needs_compiler = pytest.mark.skipif(not HAVE_COMPILER,
+needs_compiler = pytest.mark.skipif(not native_ops.compiler_available(),
                                     reason="no C++ compiler")
 
 
@@ -27,21 +26,6 @@ def mode():
     previous = native_ops.get_mode()
     yield native_ops.set_mode
     native_ops.set_mode(previous)
-
-
-def np_standardize(w, axes, unbiased, eps, eps_in_var, gain=None):
-    """Float64 NumPy weight standardization, per channel over `axes`."""
-    mean = w.mean(axis=axes, keepdims=True)
-    var = ((w - mean) ** 2).sum(axis=axes, keepdims=True) / (
-        np.prod([w.shape[a] for a in axes]) - (1 if unbiased else 0))
-    if eps_in_var:
-        out = (w - mean) / np.sqrt(var + eps)
-    else:
-        out = (w - mean) / (np.sqrt(var) + eps)
-    if gain is not None:
-        out = out * gain.reshape([1 if a in axes else n
-                                  for a, n in enumerate(w.shape)])
-    return out
 
 
 def _op_types(graph):
@@ -176,7 +160,9 @@ def test_large_kernels_match_numpy(graph, rng, mode, shape, axes):
     out, d_kernel, d_gain, upstream = _standardized_and_grads(
         kernel, gain, axes, variant="paper")
     assert "Tf1WnStandardizeWeight" in _op_types(graph)
-    expected = np_standardize(kernel, tuple(axes), True, 1e-5, False, gain)
+    kept_shape = [1 if a in axes else n for a, n in enumerate(shape)]
+    expected = WS_REFERENCES["paper"](kernel, tuple(axes)) * gain.reshape(
+        kept_shape)
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
     # Closed-form gradient of sum(U * gain * (w - m) / (s + eps)), float64:
     # d gain = sum(U * w_hat / gain); d w = gain / (s + eps) * (U - mean(U)
@@ -255,7 +241,7 @@ def test_second_derivative_works_with_composed_ops(graph, rng, mode):
         value = sess.run(hessian)
 
     def loss(v):
-        return float((np_standardize(v, (0,), False, 1e-6, True) ** 3).sum())
+        return float((WS_REFERENCES["timm"](v, (0,)) ** 3).sum())
 
     # Central differences of the float64 NumPy loss, one entry pair.
     h = 1e-4
@@ -289,9 +275,7 @@ def test_float32_statistics_of_an_offset_channel(graph, rng, mode, variant):
     assert "Tf1WnStandardizeWeight" in _op_types(graph)
     with tf.Session() as sess:
         value = sess.run(out)
-    unbiased, eps, in_var = {"paper": (True, 1e-5, False),
-                             "bit": (False, 1e-10, True)}[variant]
-    expected = np_standardize(w, (0, 1, 2), unbiased, eps, in_var)
+    expected = WS_REFERENCES[variant](w, (0, 1, 2))
     # Float32 rounds the mean (10.0) to ~5e-7, i.e. 5e-5 of the spread.
     np.testing.assert_allclose(value, expected, atol=3e-4)
 

@@ -117,6 +117,11 @@ def _compiler():
     return shlex.split(os.environ.get("CXX") or "g++")
 
 
+def compiler_available():
+    """Whether the C++ compiler (``$CXX``, else ``g++``) is on PATH."""
+    return shutil.which(_compiler()[0]) is not None
+
+
 def _build_flags():
     compile_flags = list(tf.sysconfig.get_compile_flags())
     link_flags = list(tf.sysconfig.get_link_flags())
@@ -163,7 +168,7 @@ def build(directory=None, force=False):
     if os.path.exists(path) and not force:
         return path
     compiler = _compiler()
-    if shutil.which(compiler[0]) is None:
+    if not compiler_available():
         raise NativeOpsError(
             f"no C++ compiler: {compiler[0]!r} is not on PATH (set $CXX, or "
             f"${_ENV_MODE}=off to use composed TensorFlow ops).")
