@@ -47,14 +47,23 @@ def _group_norm(h, index):
     return slim_norm.group_norm(h, groups=GROUPS, scope=f"gn{index}")
 
 
-def plain_conv(h, index, variant):
-    del variant
-    kernel = tf.get_variable(
-        f"conv{index}/kernel", [3, 3, h.shape[-1], CHANNELS],
-        initializer=tf.random_normal_initializer(0.0, 0.05))
-    bias = tf.get_variable(f"conv{index}/bias", [CHANNELS],
-                           initializer=tf.zeros_initializer())
-    return tf.nn.bias_add(tf.nn.conv2d(h, kernel, 1, "SAME"), bias)
+def _conv_through(kernel_fn):
+    """A conv layer on plain variables whose kernel goes through
+    `kernel_fn` (identity: the plain net; a WS formula: TF derives its
+    gradient by autodiff)."""
+    def conv(h, index, variant):
+        del variant
+        kernel = tf.get_variable(
+            f"conv{index}/kernel", [3, 3, h.shape[-1], CHANNELS],
+            initializer=tf.random_normal_initializer(0.0, 0.05))
+        bias = tf.get_variable(f"conv{index}/bias", [CHANNELS],
+                               initializer=tf.zeros_initializer())
+        return tf.nn.bias_add(
+            tf.nn.conv2d(h, kernel_fn(kernel), 1, "SAME"), bias)
+    return conv
+
+
+plain_conv = _conv_through(lambda kernel: kernel)
 
 
 def ws_conv(h, index, variant):
@@ -69,20 +78,6 @@ def ws_conv_composed(h, index, variant):
         return ws_conv(h, index, variant)
     finally:
         tf1_wn.native_ops.set_mode(previous)
-
-
-def _autodiff_conv(statistics_fn):
-    """A WS conv whose gradient TF derives from `statistics_fn`'s ops."""
-    def conv(h, index, variant):
-        del variant
-        kernel = tf.get_variable(
-            f"conv{index}/kernel", [3, 3, h.shape[-1], CHANNELS],
-            initializer=tf.random_normal_initializer(0.0, 0.05))
-        bias = tf.get_variable(f"conv{index}/bias", [CHANNELS],
-                               initializer=tf.zeros_initializer())
-        weight = statistics_fn(kernel)
-        return tf.nn.bias_add(tf.nn.conv2d(h, weight, 1, "SAME"), bias)
-    return conv
 
 
 def _two_pass(kernel):
@@ -192,9 +187,9 @@ def main():
         suites = {"8x8 impls": (dict(size=8, batch=16, group_norm=False), {
             "plain": plain_conv, "library": ws_conv,
             "library_composed": ws_conv_composed,
-            "autodiff_2pass": _autodiff_conv(_two_pass),
-            "autodiff_moments": _autodiff_conv(_moments),
-            "autodiff_sumsq": _autodiff_conv(_sum_of_squares)})}
+            "autodiff_2pass": _conv_through(_two_pass),
+            "autodiff_moments": _conv_through(_moments),
+            "autodiff_sumsq": _conv_through(_sum_of_squares)})}
     else:
         suites = {name: (CONFIGS[name], {"plain": plain_conv, "ws": ws_conv})
                   for name in args.configs.split(",")}
