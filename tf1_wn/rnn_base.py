@@ -247,25 +247,22 @@ class WeightNormCellBase:
         return built
 
     def _make_projection(self, spec, input_depth, dtype):
-        n = self._num_units
+        def direction_and_gain(name, rows, initializer):
+            with tf.variable_scope(name):
+                v = tf.get_variable(
+                    "v", [rows, spec.width], dtype,
+                    initializer=initializer
+                    or tf.random_normal_initializer(0.0, DEFAULT_KERNEL_STDDEV))
+                g = tf.get_variable(
+                    "g", [spec.width], dtype, initializer=tf.ones_initializer(),
+                    trainable=self._trainable_g)
+            return v, g
 
-        def variables(prefix_scope):
-            with tf.variable_scope("input"):
-                input_v = tf.get_variable(
-                    "v", [input_depth, spec.width], dtype,
-                    initializer=self._kernel_initializer
-                    or tf.random_normal_initializer(0.0, DEFAULT_KERNEL_STDDEV))
-                input_g = tf.get_variable(
-                    "g", [spec.width], dtype, initializer=tf.ones_initializer(),
-                    trainable=self._trainable_g)
-            with tf.variable_scope("recurrent"):
-                recurrent_v = tf.get_variable(
-                    "v", [n, spec.width], dtype,
-                    initializer=self._recurrent_initializer
-                    or tf.random_normal_initializer(0.0, DEFAULT_KERNEL_STDDEV))
-                recurrent_g = tf.get_variable(
-                    "g", [spec.width], dtype, initializer=tf.ones_initializer(),
-                    trainable=self._trainable_g)
+        def variables():
+            input_v, input_g = direction_and_gain(
+                "input", input_depth, self._kernel_initializer)
+            recurrent_v, recurrent_g = direction_and_gain(
+                "recurrent", self._num_units, self._recurrent_initializer)
             bias = tf.get_variable(
                 "bias", [spec.width], dtype,
                 initializer=self._bias_initializer
@@ -280,9 +277,9 @@ class WeightNormCellBase:
                               bias, kernel)
 
         if spec.prefix:
-            with tf.variable_scope(spec.prefix) as prefix_scope:
-                return variables(prefix_scope)
-        return variables(None)
+            with tf.variable_scope(spec.prefix):
+                return variables()
+        return variables()
 
     @property
     def variables(self):
