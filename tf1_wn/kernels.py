@@ -16,7 +16,7 @@ argument checking and shape rules are written once.
 import numpy as np
 
 from tf1_wn import validation
-from tf1_wn._tf import tf
+from tf1_wn._tf import gpu_visible, tf
 
 _CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 _CHANNELS_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
@@ -105,7 +105,7 @@ class _Spatial:
         none of their gradients (and no channels-first depthwise conv), so
         without a visible GPU the op runs channels-last between transposes.
         """
-        if self.channels_first and not _gpu_visible():
+        if self.channels_first and not gpu_visible():
             n = self.n_spatial
             to_last = [0] + list(range(2, n + 2)) + [1]
             to_first = [0, n + 1] + list(range(1, n + 1))
@@ -137,10 +137,6 @@ class _Spatial:
             inputs = tf.pad(inputs, self._per_dimension(
                 [list(p) for p in self.padding], channels_first, [0, 0]))
         return inputs, "VALID"
-
-
-def _gpu_visible():
-    return bool(tf.config.list_physical_devices("GPU"))
 
 
 class Conv(_Spatial):

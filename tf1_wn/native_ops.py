@@ -48,7 +48,7 @@ import sys
 import threading
 import warnings
 
-from tf1_wn._tf import TF_VERSION, tf
+from tf1_wn._tf import TF_VERSION, gpu_visible, tf
 
 MODES = ("auto", "on", "off")
 _ENV_MODE = "TF1_WN_NATIVE_OPS"
@@ -265,10 +265,6 @@ def _load():
         return _state["library"], _state["error"]
 
 
-def _gpu_visible():
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def library():
     """The loaded native library, or None if the composed ops should run.
 
@@ -281,7 +277,7 @@ def library():
         loaded.
     """
     mode = get_mode()
-    if mode == "off" or _gpu_visible():
+    if mode == "off" or gpu_visible():
         return None
     loaded, error = _load()
     if loaded is not None:
