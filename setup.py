@@ -35,7 +35,8 @@ setup(
     python_requires=">=3.9",
     # The Lasagne mirror lives in the top-level compat/ folder and is
     # installed as the subpackage tf1_wn.compat.
-    packages=["tf1_wn", "tf1_wn.compat", "tf1_wn.compat.lasagne"],
+    packages=["tf1_wn", "tf1_wn.layers", "tf1_wn.rnn", "tf1_wn.checkpoint",
+              "tf1_wn.compat", "tf1_wn.compat.lasagne"],
     package_dir={
         "tf1_wn": "tf1_wn",
         "tf1_wn.compat": "compat",

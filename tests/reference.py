@@ -126,3 +126,109 @@ def numeric_gradient(f, x, step=1e-6):
         x[index] = saved
         grad[index] = (plus - minus) / (2 * step)
     return grad
+
+
+# --------------------------------------------------------------------------
+# Weight standardization: the four published variants, written from their
+# original code.
+
+def ws_paper(w, axes):
+    """Qiao et al.'s PyTorch code: w.std() (unbiased), std + 1e-5."""
+    mean = w.mean(axis=axes, keepdims=True)
+    std = w.std(axis=axes, ddof=1, keepdims=True)
+    return (w - mean) / (std + 1e-5)
+
+
+def ws_paper_tf(w, axes):
+    """The paper's TF snippet: tf.nn.moments (biased), sqrt(var) + 1e-5."""
+    mean = w.mean(axis=axes, keepdims=True)
+    var = ((w - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (w - mean) / (np.sqrt(var) + 1e-5)
+
+
+def ws_bit(w, axes):
+    """BiT: biased variance, (w - m) / sqrt(v + 1e-10)."""
+    mean = w.mean(axis=axes, keepdims=True)
+    var = w.var(axis=axes, keepdims=True)
+    return (w - mean) / np.sqrt(var + 1e-10)
+
+
+def ws_timm(w, axes):
+    """timm StdConv2d: batch_norm over the flattened kernel, eps 1e-6."""
+    mean = w.mean(axis=axes, keepdims=True)
+    var = w.var(axis=axes, keepdims=True)
+    return (w - mean) / np.sqrt(var + 1e-6)
+
+
+def ws_explicit(eps, placement, unbiased):
+    def standardize(w, axes):
+        n = np.prod([w.shape[a] for a in axes])
+        mean = w.mean(axis=axes, keepdims=True)
+        var = ((w - mean) ** 2).sum(axis=axes, keepdims=True) / (
+            n - 1 if unbiased else n)
+        if placement == "std":
+            return (w - mean) / (np.sqrt(var) + eps)
+        return (w - mean) / np.sqrt(var + eps)
+    return standardize
+
+
+WS_REFERENCES = {"paper": ws_paper, "paper_tf": ws_paper_tf, "bit": ws_bit,
+                 "timm": ws_timm}
+
+
+# --------------------------------------------------------------------------
+# Recurrent cells: one step of TF1's RNN, GRU and LSTM equations with
+# weight-normalized kernels, and dynamic_rnn over a batch-major sequence.
+
+CELL_EPS = 1e-12  # the cells' eps: negligible for random v
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def cell_weight_norm(v, g):
+    """g * v / ||v||, each column on its own."""
+    return g * v / np.sqrt(np.sum(v ** 2, axis=0, keepdims=True) + CELL_EPS)
+
+
+def cell_projection(p, prefix, x, h):
+    pre = prefix + "/" if prefix else ""
+    return (x @ cell_weight_norm(p[pre + "input/v"], p[pre + "input/g"])
+            + h @ cell_weight_norm(p[pre + "recurrent/v"], p[pre + "recurrent/g"])
+            + p[pre + "bias"])
+
+
+def rnn_step(kind, p, x, state, forget_bias=1.0):
+    """One step; state is h (RNN, GRU) or (c, h) (LSTM)."""
+    if kind == "rnn":
+        h = np.tanh(cell_projection(p, "", x, state))
+        return h, h
+    if kind == "gru":
+        r, u = np.split(sigmoid(cell_projection(p, "gates", x, state)), 2, axis=1)
+        c = np.tanh(cell_projection(p, "candidate", x, r * state))
+        h = u * state + (1 - u) * c
+        return h, h
+    c, h = state
+    i, j, f, o = np.split(cell_projection(p, "", x, h), 4, axis=1)
+    c = sigmoid(f + forget_bias) * c + sigmoid(i) * np.tanh(j)
+    h = np.tanh(c) * sigmoid(o)
+    return h, (c, h)
+
+
+def run_rnn(kind, p, x, n, lengths=None, forget_bias=1.0):
+    """Batch-major [B, T, d] inputs; dynamic_rnn semantics for lengths."""
+    batch, steps, _ = x.shape
+    h0 = np.zeros((batch, n))
+    state = (h0, h0.copy()) if kind == "lstm" else h0
+    lengths = np.full(batch, steps) if lengths is None else lengths
+    outputs = np.zeros((batch, steps, n))
+    for t in range(steps):
+        out, new = rnn_step(kind, p, x[:, t], state, forget_bias)
+        live = (t < lengths)[:, None]
+        outputs[:, t] = np.where(live, out, 0.0)
+        if kind == "lstm":
+            state = tuple(np.where(live, a, b) for a, b in zip(new, state))
+        else:
+            state = np.where(live, new, state)
+    return outputs, state

@@ -14,7 +14,7 @@ import tf1_wn
 from tf1_wn import cli, native_ops
 from tf1_wn._tf import TF_VERSION
 # Float64 NumPy references of the variants, written from the formulas.
-from test_ws_numerics import REFERENCES as WS_REFERENCES
+from reference import WS_REFERENCES
 
 needs_compiler = pytest.mark.skipif(not native_ops.compiler_available(),
                                     reason="no C++ compiler")

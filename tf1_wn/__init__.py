@@ -13,30 +13,57 @@ build in graph mode, and use:
   `WeightNormLSTMCell` and `MultiRNNCell`;
 * weight-standardized convolutions `ws_conv*` / `WeightStandardizedConv*`;
 * `checkpoint`: convert plain checkpoints to weight norm and fold them back;
-* `native_ops`: the fused CPU kernels of the norm and the standardization.
+* `native_ops`: the fused CPU kernels of the norm and the standardization;
+* `Error` and its subclasses, the library's one error tree.
 
 The Lasagne mirror is `tf1_wn.compat.lasagne`.
+
+Module map (docs/design.md tells the same in more words):
+
+======================  ==================================================
+``normalization``       the weight-norm math: norms, closed-form
+                        gradients, data-init statistics
+``standardization``     the weight-standardization math
+``kernel_kinds``        TF-free table: kernel kinds, their channel and
+                        reduce axes, WS variants and their validator
+``geometry``            per layer kind: kernel shape, input checks, the
+                        op that applies a kernel
+``validation``          argument checks shared by every builder
+``data_init``           the INIT_OPS collection, `init_op`, `sync_ema`
+``native_ops``          build, cache and load the fused C++ kernels
+                        (sources in ``native/``)
+``errors``              the error tree
+``layers/``             ``base`` (scope, checks, variables, layer-object
+                        base), ``weight_norm``, ``weight_std``,
+                        ``docstrings`` (shared argument docs)
+``rnn/``                ``base`` (cell protocol, variables, data init),
+                        ``cells``, ``multi``
+``checkpoint/``         the offline tools: ``names``, ``kernel_math``,
+                        ``plan``/``convert_plan``/``fold_plan``,
+                        ``inspection``, ``files``, ``graph_ops``
+``cli``                 the ``tf1-wn`` command
+``compat/lasagne/``     the Lasagne mirror (top-level ``compat/`` folder)
+======================  ==================================================
 """
 from tf1_wn._tf import tf as _tf  # noqa: F401  (fails early without TF)
 from tf1_wn import checkpoint, native_ops
 from tf1_wn.data_init import INIT_OPS, init_op, sync_ema
-from tf1_wn.layers import (conv1d, conv2d, conv2d_transpose, conv3d, dense,
-                           depthwise_conv2d, nin)
-from tf1_wn.modules import (WeightNormConv1D, WeightNormConv2D,
-                            WeightNormConv2DTranspose, WeightNormConv3D,
-                            WeightNormDense, WeightNormDepthwiseConv2D)
-from tf1_wn.multi_rnn import MultiRNNCell
+from tf1_wn.errors import (CheckpointError, Error, LayoutError,
+                           NativeOpsError, NotConnectedError)
+from tf1_wn.layers import (WeightNormConv1D, WeightNormConv2D,
+                           WeightNormConv2DTranspose, WeightNormConv3D,
+                           WeightNormDense, WeightNormDepthwiseConv2D,
+                           WeightStandardizedConv1D, WeightStandardizedConv2D,
+                           WeightStandardizedConv2DTranspose,
+                           WeightStandardizedConv3D,
+                           WeightStandardizedDepthwiseConv2D, conv1d, conv2d,
+                           conv2d_transpose, conv3d, dense, depthwise_conv2d,
+                           nin, ws_conv1d, ws_conv2d, ws_conv2d_transpose,
+                           ws_conv3d, ws_depthwise_conv2d)
 from tf1_wn.normalization import DATA_INIT_EPS, DEFAULT_EPS
-from tf1_wn.rnn_cells import (LSTMStateTuple, WeightNormGRUCell,
-                              WeightNormLSTMCell, WeightNormRNNCell)
+from tf1_wn.rnn import (LSTMStateTuple, MultiRNNCell, WeightNormGRUCell,
+                        WeightNormLSTMCell, WeightNormRNNCell)
 from tf1_wn.version import __version__
-from tf1_wn.ws_layers import (WeightStandardizedConv1D,
-                              WeightStandardizedConv2D,
-                              WeightStandardizedConv2DTranspose,
-                              WeightStandardizedConv3D,
-                              WeightStandardizedDepthwiseConv2D, ws_conv1d,
-                              ws_conv2d, ws_conv2d_transpose, ws_conv3d,
-                              ws_depthwise_conv2d)
 
 __all__ = [
     "INIT_OPS", "init_op", "sync_ema",
@@ -53,6 +80,8 @@ __all__ = [
     "WeightStandardizedConv1D", "WeightStandardizedConv2D",
     "WeightStandardizedConv3D", "WeightStandardizedConv2DTranspose",
     "WeightStandardizedDepthwiseConv2D",
+    "Error", "NotConnectedError", "LayoutError", "CheckpointError",
+    "NativeOpsError",
     "checkpoint", "native_ops",
     "__version__",
 ]

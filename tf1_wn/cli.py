@@ -19,6 +19,12 @@ import re
 import sys
 import warnings
 
+from tf1_wn import checkpoint
+from tf1_wn import native_ops
+from tf1_wn.checkpoint import names
+from tf1_wn.kernel_kinds import WS_VARIANTS
+from tf1_wn.version import __version__
+
 PROG = "tf1-wn"
 
 
@@ -32,16 +38,10 @@ def _regex(value):
 
 
 def _layout(value):
-    from tf1_wn.kernel_layouts import HINT_KINDS
-    pattern, sep, kind = value.rpartition("=")
-    if not sep or not pattern:
-        raise argparse.ArgumentTypeError(
-            "%r is not of the form REGEX=KIND" % (value,))
-    if kind not in HINT_KINDS:
-        raise argparse.ArgumentTypeError(
-            "%r: unknown kind %r (choose from %s)"
-            % (value, kind, ", ".join(HINT_KINDS)))
-    _regex(pattern)
+    try:
+        names.compile_layout_hint(*names.split_layout_hint(value))
+    except checkpoint.InvalidLayoutError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 
@@ -76,8 +76,6 @@ def _add_common(parser, outputs=True):
 
 def build_parser():
     """The argparse parser of the ``tf1-wn`` command."""
-    from tf1_wn.kernel_layouts import WS_VARIANTS
-    from tf1_wn.version import __version__
     parser = argparse.ArgumentParser(
         prog=PROG, description="Weight-normalize TF1 checkpoints and fold "
         "them back, keeping what the model computes.")
@@ -127,7 +125,6 @@ def build_parser():
 
 
 def _build_native(args):
-    from tf1_wn import native_ops
     path = native_ops.build(directory=args.dir, force=args.force)
     print(path)
 
@@ -151,7 +148,7 @@ def _format_table(groups):
     return "\n".join(lines)
 
 
-def _inspect(args, checkpoint):
+def _inspect(args):
     groups = checkpoint.inspect_checkpoint(args.checkpoint,
                                            layouts=args.layout, ws=args.ws)
     if args.json:
@@ -163,7 +160,7 @@ def _inspect(args, checkpoint):
         print(_format_table(groups))
 
 
-def _transform(args, checkpoint):
+def _transform(args):
     common = dict(include=args.include, exclude=args.exclude,
                   layouts=args.layout, keep_slots=args.keep_slots,
                   dry_run=args.dry_run, force=args.force)
@@ -194,11 +191,6 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        from tf1_wn import checkpoint, native_ops
-    except ImportError as error:
-        print("%s: error: %s" % (PROG, error), file=sys.stderr)
-        return 1
     if args.command == "build-native":
         try:
             _build_native(args)
@@ -208,9 +200,9 @@ def main(argv=None):
         return 0
     try:
         if args.command == "inspect":
-            _inspect(args, checkpoint)
+            _inspect(args)
         else:
-            _transform(args, checkpoint)
+            _transform(args)
     except (checkpoint.CheckpointError, OSError) as error:
         print("%s: error: %s" % (PROG, error), file=sys.stderr)
         return 1

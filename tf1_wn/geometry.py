@@ -5,8 +5,8 @@ configuration and knows
 
 * ``kernel_shape(in_channels)`` -- the layout of the plain TF kernel, which
   ``v`` (weight norm) and ``kernel`` (weight standardization) keep;
-* ``reduce_axes`` -- the kernel axes a per-output-channel statistic sums
-  over (REFERENCE section 1);
+* ``kind`` and ``reduce_axes`` -- its entry in `tf1_wn.kernel_kinds` and
+  the kernel axes a per-output-channel statistic sums over;
 * ``out_channels(in_channels)`` and ``channel_axis`` of the output;
 * ``apply(inputs, kernel)`` -- the linear op, without bias.
 
@@ -15,6 +15,7 @@ argument checking and shape rules are written once.
 """
 import numpy as np
 
+from tf1_wn import kernel_kinds
 from tf1_wn import validation
 from tf1_wn._tf import gpu_visible, tf
 
@@ -31,7 +32,8 @@ class Dense:
     def __init__(self, units, name="dense"):
         self.units = validation.positive_int("units", units)
         self.default_name = name
-        self.reduce_axes = [0]
+        self.kind = "dense"
+        self.reduce_axes = kernel_kinds.reduce_axes(self.kind)
 
     def check_inputs(self, inputs):
         validation.check_rank("inputs", inputs, (2, None),
@@ -150,7 +152,8 @@ class Conv(_Spatial):
                          dilation_rate)
         self.filters = validation.positive_int("filters", filters)
         self.default_name = name or f"conv{n_spatial}d"
-        self.reduce_axes = list(range(n_spatial + 1))
+        self.kind = f"conv{n_spatial}d"
+        self.reduce_axes = kernel_kinds.reduce_axes(self.kind)
 
     def kernel_shape(self, in_channels):
         return list(self.kernel_size) + [in_channels, self.filters]
@@ -187,7 +190,8 @@ class ConvTranspose(_Spatial):
         super().__init__(2, kernel_size, strides, padding, data_format)
         self.filters = validation.positive_int("filters", filters)
         self.default_name = name
-        self.reduce_axes = [0, 1, 3]
+        self.kind = "conv2d_transpose"
+        self.reduce_axes = kernel_kinds.reduce_axes(self.kind)
 
     def kernel_shape(self, in_channels):
         return list(self.kernel_size) + [self.filters, in_channels]
@@ -252,7 +256,8 @@ class DepthwiseConv(_Spatial):
                 f"`strides` must be equal along height and width for "
                 f"depthwise_conv2d (a TensorFlow restriction), got {strides!r}.")
         self.default_name = name
-        self.reduce_axes = [0, 1]
+        self.kind = "depthwise_conv2d"
+        self.reduce_axes = kernel_kinds.reduce_axes(self.kind)
 
     def kernel_shape(self, in_channels):
         return list(self.kernel_size) + [in_channels, self.depth_multiplier]

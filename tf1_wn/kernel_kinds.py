@@ -1,40 +1,48 @@
-"""Kernel layouts and their norms, in pure NumPy (no TensorFlow).
+"""The kernel kinds and weight-standardization variants: one table each.
 
-A *kind* names a kernel layout and says which axes a weight norm (or a
-weight standardization) reduces; the remaining axes are the output channels,
-one ``g`` (or ``gain``) per output channel, flattened in row-major order
-(REFERENCE.md section 1):
+Pure Python (no TensorFlow, no NumPy), so the checkpoint tools, the layers
+and the command line read the same facts.
 
-======================  =====================  ==================
-kind                    layout                 reduced axes
-======================  =====================  ==================
-``dense``               ``[in, out]``          ``[0]``
-``conv1d/2d/3d``        ``[*k, in, out]``      all but the last
-``conv1d/2d/3d_transpose``  ``[*k, out, in]``  all but ``rank-2``
-``depthwise_conv2d``    ``[kh, kw, in, mult]`` ``[0, 1]``
-======================  =====================  ==================
+A *kind* names a kernel layout.  Its *channel axes* are the axes of the
+output channels: one ``g`` (or ``gain``) entry per output channel, the
+channels flattened in row-major order.  A per-output-channel statistic
+(the weight norm, the standardization's mean and variance) reduces over
+every other axis, the *reduce axes* (see docs/design.md):
+
+==========================  ========================  =================
+kind                        layout                    channel axes
+==========================  ========================  =================
+``dense``                   ``[in, out]``             ``(1,)``
+``conv1d/2d/3d``            ``[*k, in, out]``         the last
+``conv1d/2d/3d_transpose``  ``[*k, out, in]``         the one before last
+``depthwise_conv2d``        ``[kh, kw, in, mult]``    ``(2, 3)``
+==========================  ========================  =================
 
 Recurrent-cell kinds (``lstm_cell``, ``rnn_cell``, ``gru_cell``) describe a
 TF1 cell kernel ``[d + n, k * n]``: its rows split into an input part
 ``[:d]`` and a recurrent part ``[d:]``, each a ``dense`` kernel.
-
-Everything here works on NumPy arrays and computes in float64, casting the
-result back to the input's dtype.
 """
 import collections
+import math
+import numbers
 
-import numpy as np
+from tf1_wn.errors import LayoutError
 
-#: Layer kernel kinds, by rank.
+#: One kernel layout: its rank, its layout for messages and its
+#: output-channel axes.
+KernelKind = collections.namedtuple(
+    "KernelKind", ["rank", "layout", "channel_axes"])
+
+#: Layer kernel kinds.
 LAYER_KINDS = {
-    "dense": 2,
-    "conv1d": 3,
-    "conv2d": 4,
-    "conv3d": 5,
-    "conv1d_transpose": 3,
-    "conv2d_transpose": 4,
-    "conv3d_transpose": 5,
-    "depthwise_conv2d": 4,
+    "dense": KernelKind(2, "[in, out]", (1,)),
+    "conv1d": KernelKind(3, "[k, in, out]", (2,)),
+    "conv2d": KernelKind(4, "[kh, kw, in, out]", (3,)),
+    "conv3d": KernelKind(5, "[kd, kh, kw, in, out]", (4,)),
+    "conv1d_transpose": KernelKind(3, "[k, out, in]", (1,)),
+    "conv2d_transpose": KernelKind(4, "[kh, kw, out, in]", (2,)),
+    "conv3d_transpose": KernelKind(5, "[kd, kh, kw, out, in]", (3,)),
+    "depthwise_conv2d": KernelKind(4, "[kh, kw, in, multiplier]", (2, 3)),
 }
 
 #: TF1 recurrent-cell kinds and the number of gate blocks ``k`` in the
@@ -48,27 +56,13 @@ CELL_KINDS = {
     "gru_candidate": 1,
 }
 
-#: Kinds a user may name in a layout hint.
+#: Kinds a user may name in a layout hint (``REGEX=KIND``).
 HINT_KINDS = tuple(sorted(set(LAYER_KINDS) | {"lstm_cell", "rnn_cell",
                                              "gru_cell"}))
 
 _DEFAULT_BY_RANK = {2: "dense", 3: "conv1d", 4: "conv2d", 5: "conv3d"}
 _TRANSPOSE_BY_RANK = {3: "conv1d_transpose", 4: "conv2d_transpose",
                       5: "conv3d_transpose"}
-
-#: The four weight-standardization variants of REFERENCE.md section 4.
-WSVariant = collections.namedtuple("WSVariant",
-                                   ["eps", "eps_placement", "unbiased"])
-WS_VARIANTS = {
-    "paper": WSVariant(1e-5, "std", True),
-    "paper_tf": WSVariant(1e-5, "std", False),
-    "bit": WSVariant(1e-10, "var", False),
-    "timm": WSVariant(1e-6, "var", False),
-}
-
-
-class LayoutError(ValueError):
-    """A kernel kind does not fit a kernel's shape."""
 
 
 def default_kind(rank, transposed=False):
@@ -79,7 +73,7 @@ def default_kind(rank, transposed=False):
       transposed: whether the layer is a transposed convolution.
 
     Returns:
-      A kind from `LAYER_KINDS`, or None for an unsupported rank.
+      A key of `LAYER_KINDS`, or None for an unsupported rank.
     """
     table = _TRANSPOSE_BY_RANK if transposed else _DEFAULT_BY_RANK
     return table.get(rank)
@@ -90,35 +84,44 @@ def check_kind(kind, shape):
 
     Args:
       kind: a key of `LAYER_KINDS`.
-      shape: the kernel's shape.
+      shape: the kernel's shape (entries may be None).
+
+    Returns:
+      The `KernelKind`.
 
     Raises:
       LayoutError: unknown kind or wrong rank.
     """
     if kind not in LAYER_KINDS:
-        raise LayoutError("unknown kernel kind %r; expected one of %s"
-                          % (kind, ", ".join(sorted(LAYER_KINDS))))
-    if len(shape) != LAYER_KINDS[kind]:
-        raise LayoutError("kernel kind %r needs a rank-%d kernel, got shape %s"
-                          % (kind, LAYER_KINDS[kind], list(shape)))
+        raise LayoutError(
+            f"unknown kernel kind {kind!r}; expected one of "
+            f"{', '.join(sorted(LAYER_KINDS))}")
+    entry = LAYER_KINDS[kind]
+    if len(shape) != entry.rank:
+        raise LayoutError(
+            f"kernel kind {kind!r} needs a rank-{entry.rank} kernel "
+            f"{entry.layout}, got shape {list(shape)}")
+    return entry
 
 
-def reduce_axes(kind, rank):
-    """The axes a per-output-channel norm of a `kind` kernel reduces.
+def reduce_axes(kind, rank=None):
+    """The axes a per-output-channel statistic of a `kind` kernel reduces.
 
     Args:
       kind: a key of `LAYER_KINDS`.
-      rank: the kernel's rank.
+      rank: the kernel's rank, checked against the kind's when given.
 
     Returns:
-      A list of axes.
+      A list of axes: every axis but the kind's channel axes.
+
+    Raises:
+      LayoutError: unknown kind, or a `rank` the kind does not have.
     """
-    check_kind(kind, [None] * rank)
-    if kind == "depthwise_conv2d":
-        return [0, 1]
-    if kind.endswith("_transpose"):
-        return [axis for axis in range(rank) if axis != rank - 2]
-    return list(range(rank - 1))
+    entry = LAYER_KINDS.get(kind)
+    check_kind(kind, [None] * (entry.rank if rank is None or entry is None
+                               else rank))
+    return [axis for axis in range(entry.rank)
+            if axis not in entry.channel_axes]
 
 
 def channel_shape(kind, shape):
@@ -130,124 +133,18 @@ def channel_shape(kind, shape):
 
     Returns:
       A list, 1 on every reduced axis.
+
+    Raises:
+      LayoutError: as `check_kind`.
     """
-    axes = reduce_axes(kind, len(shape))
-    return [1 if axis in axes else int(size) for axis, size in enumerate(shape)]
+    channel_axes = check_kind(kind, shape).channel_axes
+    return [int(size) if axis in channel_axes else 1
+            for axis, size in enumerate(shape)]
 
 
 def num_channels(kind, shape):
     """The number of output channels (the size of g) of a `kind` kernel."""
-    return int(np.prod(channel_shape(kind, shape)))
-
-
-def _float64(array):
-    return np.asarray(array).astype(np.float64)
-
-
-def kernel_norm(kernel, kind, eps=0.0):
-    """Per-output-channel L2 norm ``sqrt(sum(kernel**2) + eps)``, flattened.
-
-    Args:
-      kernel: NumPy array.
-      kind: a key of `LAYER_KINDS`.
-      eps: added to the sum of squares (0 gives the plain L2 norm).
-
-    Returns:
-      A 1-D array of `num_channels` entries in `kernel`'s dtype.
-    """
-    kernel = np.asarray(kernel)
-    axes = tuple(reduce_axes(kind, kernel.ndim))
-    sum_sq = np.sum(np.square(_float64(kernel)), axis=axes)
-    return np.sqrt(sum_sq + eps).reshape(-1).astype(kernel.dtype)
-
-
-def fold_weight_norm(v, g, kind, eps):
-    """The plain kernel ``w = g * v / sqrt(sum(v**2) + eps)``.
-
-    Args:
-      v: direction array.
-      g: per-output-channel gain, `num_channels` entries (any shape).
-      kind: a key of `LAYER_KINDS`.
-      eps: the eps of the layers that trained `v` and `g`.
-
-    Returns:
-      An array with `v`'s shape and dtype.
-
-    Raises:
-      LayoutError: `g` has the wrong size for `kind`.
-    """
-    v = np.asarray(v)
-    keep = channel_shape(kind, v.shape)
-    g = np.asarray(g)
-    if g.size != int(np.prod(keep)):
-        raise LayoutError("g of shape %s does not fit a %s kernel of shape %s "
-                          "(needs %d entries)" % (list(g.shape), kind,
-                                                  list(v.shape),
-                                                  int(np.prod(keep))))
-    axes = tuple(reduce_axes(kind, v.ndim))
-    v64 = _float64(v)
-    sum_sq = np.sum(np.square(v64), axis=axes, keepdims=True)
-    w = _float64(g).reshape(keep) * v64 / np.sqrt(sum_sq + eps)
-    return w.astype(v.dtype)
-
-
-def resolve_ws_variant(variant):
-    """A `WSVariant` from a name in `WS_VARIANTS` or a `WSVariant`/tuple.
-
-    Raises:
-      LayoutError: unknown variant name.
-    """
-    if isinstance(variant, str):
-        if variant not in WS_VARIANTS:
-            raise LayoutError("unknown weight-standardization variant %r; "
-                              "expected one of %s"
-                              % (variant, ", ".join(sorted(WS_VARIANTS))))
-        return WS_VARIANTS[variant]
-    variant = WSVariant(*variant)
-    if variant.eps_placement not in ("std", "var"):
-        raise LayoutError("eps_placement must be 'std' or 'var', got %r"
-                          % (variant.eps_placement,))
-    return variant
-
-
-def fold_weight_standardization(kernel, kind, variant, gain=None):
-    """The plain kernel a weight-standardized layer computes with.
-
-    ``w = gain * (kernel - mean) / std`` per output channel, with the
-    variance and eps of `variant` (REFERENCE.md section 4).
-
-    Args:
-      kernel: the WS layer's ``kernel`` array.
-      kind: a key of `LAYER_KINDS`.
-      variant: a name in `WS_VARIANTS` or a `WSVariant`.
-      gain: optional per-output-channel gain.
-
-    Returns:
-      An array with `kernel`'s shape and dtype.
-    """
-    kernel = np.asarray(kernel)
-    variant = resolve_ws_variant(variant)
-    axes = tuple(reduce_axes(kind, kernel.ndim))
-    k64 = _float64(kernel)
-    mean = np.mean(k64, axis=axes, keepdims=True)
-    count = int(np.prod([kernel.shape[a] for a in axes]))
-    ddof = 1 if variant.unbiased and count > 1 else 0
-    var = np.sum(np.square(k64 - mean), axis=axes, keepdims=True) / (
-        count - ddof)
-    if variant.eps_placement == "std":
-        denom = np.sqrt(var) + variant.eps
-    else:
-        denom = np.sqrt(var + variant.eps)
-    w = (k64 - mean) / denom
-    if gain is not None:
-        keep = channel_shape(kind, kernel.shape)
-        gain = np.asarray(gain)
-        if gain.size != int(np.prod(keep)):
-            raise LayoutError("gain of shape %s does not fit a %s kernel of "
-                              "shape %s" % (list(gain.shape), kind,
-                                            list(kernel.shape)))
-        w = w * _float64(gain).reshape(keep)
-    return w.astype(kernel.dtype)
+    return math.prod(channel_shape(kind, shape))
 
 
 def cell_split(kernel_shape, kind):
@@ -265,17 +162,116 @@ def cell_split(kernel_shape, kind):
     """
     blocks = CELL_KINDS.get(kind)
     if blocks is None:
-        raise LayoutError("unknown cell kernel kind %r" % (kind,))
+        raise LayoutError(f"unknown cell kernel kind {kind!r}")
     if len(kernel_shape) != 2:
-        raise LayoutError("a %s kernel must have rank 2, got shape %s"
-                          % (kind, list(kernel_shape)))
+        raise LayoutError(f"a {kind} kernel must have rank 2, got shape "
+                          f"{list(kernel_shape)}")
     rows, cols = (int(s) for s in kernel_shape)
     if cols % blocks:
-        raise LayoutError("a %s kernel needs a column count divisible by %d, "
-                          "got shape %s" % (kind, blocks, [rows, cols]))
+        raise LayoutError(f"a {kind} kernel needs a column count divisible "
+                          f"by {blocks}, got shape {[rows, cols]}")
     units = cols // blocks
     if rows <= units:
-        raise LayoutError("a %s kernel [d + n, %d * n] needs more than n=%d "
-                          "rows, got shape %s"
-                          % (kind, blocks, units, [rows, cols]))
+        raise LayoutError(f"a {kind} kernel [d + n, {blocks} * n] needs more "
+                          f"than n={units} rows, got shape {[rows, cols]}")
     return rows - units, units
+
+
+# -- weight standardization ---------------------------------------------
+
+#: A resolved weight-standardization configuration: ``eps`` (> 0), where
+#: it goes (``'std'``: ``(w - mean) / (std + eps)``; ``'var'``:
+#: ``(w - mean) / sqrt(var + eps)``) and whether the variance divides by
+#: ``n - 1``.
+WSVariant = collections.namedtuple(
+    "WSVariant", ["eps", "eps_placement", "unbiased"])
+
+#: The published variants (docs/design.md, "Weight standardization").
+WS_VARIANTS = {
+    "paper": WSVariant(1e-5, "std", True),
+    "paper_tf": WSVariant(1e-5, "std", False),
+    "bit": WSVariant(1e-10, "var", False),
+    "timm": WSVariant(1e-6, "var", False),
+}
+
+EPS_PLACEMENTS = ("std", "var")
+
+
+def resolve_ws_variant(variant="paper", eps=None, eps_placement=None,
+                       unbiased=None):
+    """Combines a named variant with explicit overrides.
+
+    Args:
+      variant: a key of `WS_VARIANTS`, a `WSVariant` (or a 3-tuple), or
+        None to give all of `eps`, `eps_placement` and `unbiased`.
+      eps: positive finite float; overrides the variant's.
+      eps_placement: ``'std'`` or ``'var'``; overrides the variant's.
+      unbiased: bool, divide the variance by ``n - 1`` instead of ``n``;
+        overrides the variant's.
+
+    Returns:
+      A `WSVariant`.
+
+    Raises:
+      ValueError: for an unknown variant or placement, a
+        non-positive or non-finite eps, a non-bool unbiased, or
+        ``variant=None`` without all three explicit values.
+    """
+    if variant is None:
+        missing = [name for name, value in (
+            ("eps", eps), ("eps_placement", eps_placement),
+            ("unbiased", unbiased)) if value is None]
+        if missing:
+            raise ValueError(
+                "`variant=None` needs explicit eps, eps_placement and "
+                f"unbiased; missing: {', '.join(missing)}.")
+        defaults = WSVariant(None, None, None)
+    elif isinstance(variant, str):
+        if variant not in WS_VARIANTS:
+            raise ValueError(
+                f"`variant` must be one of "
+                f"{', '.join(repr(v) for v in WS_VARIANTS)} or None, got "
+                f"{variant!r}.")
+        defaults = WS_VARIANTS[variant]
+    elif isinstance(variant, tuple) and len(variant) == 3:
+        defaults = WSVariant(*variant)
+    else:
+        raise ValueError(
+            f"`variant` must be one of "
+            f"{', '.join(repr(v) for v in WS_VARIANTS)}, a WSVariant or "
+            f"None, got {variant!r}.")
+    eps = defaults.eps if eps is None else eps
+    if (isinstance(eps, bool) or not isinstance(eps, numbers.Real)
+            or not 0 < eps < float("inf")):
+        raise ValueError(
+            f"`eps` must be a positive finite number, got {eps!r} (eps = 0 "
+            "would turn a constant kernel channel into NaN).")
+    placement = defaults.eps_placement if eps_placement is None \
+        else eps_placement
+    if placement not in EPS_PLACEMENTS:
+        raise ValueError(
+            "`eps_placement` must be 'std' ((w - mean) / (std + eps)) or "
+            f"'var' ((w - mean) / sqrt(var + eps)), got {placement!r}.")
+    unbiased = defaults.unbiased if unbiased is None else unbiased
+    if not isinstance(unbiased, bool):
+        raise ValueError(
+            f"`unbiased` must be True or False, got {unbiased!r}.")
+    return WSVariant(float(eps), placement, unbiased)
+
+
+def check_ws_channel_size(variant, size, shape):
+    """Checks that an unbiased variance has at least 2 entries per channel.
+
+    Args:
+      variant: a resolved `WSVariant`.
+      size: the number of kernel entries per output channel.
+      shape: the kernel's shape, for the message.
+
+    Raises:
+      ValueError: `variant.unbiased` with fewer than 2 entries.
+    """
+    if variant.unbiased and size < 2:
+        raise ValueError(
+            f"`unbiased=True` needs at least 2 kernel entries per output "
+            f"channel, got {size} (kernel shape {list(shape)}); use a biased "
+            "variant ('paper_tf', 'bit', 'timm') or unbiased=False.")

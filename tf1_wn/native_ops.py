@@ -49,6 +49,7 @@ import threading
 import warnings
 
 from tf1_wn._tf import TF_VERSION, gpu_visible, tf
+from tf1_wn.errors import NativeOpsError
 
 MODES = ("auto", "on", "off")
 _ENV_MODE = "TF1_WN_NATIVE_OPS"
@@ -63,10 +64,6 @@ _BUILD_TIMEOUT_SECONDS = 600
 _LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state = {"mode": None, "library": None, "error": None, "warned": False}
-
-
-class NativeOpsError(RuntimeError):
-    """The native kernels could not be built or loaded."""
 
 
 def _parse_mode(value, source):

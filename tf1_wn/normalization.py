@@ -20,6 +20,7 @@ re-derives a norm.  Conventions:
   `channel_scale` and the unit-norm kernel.  Both compute the same formula.
 """
 from tf1_wn import native_ops
+from tf1_wn import validation
 from tf1_wn._tf import tf
 
 #: Default ``eps`` of the weight norm, added to the sum of squares.  For a
@@ -33,13 +34,10 @@ DEFAULT_EPS = 1e-12
 #: (var >= 1e-4) by less than 5e-5 relative.
 DATA_INIT_EPS = 1e-8
 
-_LOW_PRECISION = (tf.float16, tf.bfloat16)
-
-
 def statistics_dtype(dtype):
     """The dtype norms and moments are computed in for tensors of `dtype`."""
     dtype = tf.as_dtype(dtype)
-    return tf.float32 if dtype in _LOW_PRECISION else dtype
+    return tf.float32 if dtype in validation.LOW_PRECISION_DTYPES else dtype
 
 
 def _to_stats(x):

@@ -1,9 +1,9 @@
 """The weight-standardization math (Qiao et al. 2019), in one place.
 
 ``w_hat = (w - mean(w)) / std(w)`` per output channel, over every other axis
-of the kernel (`reduce_axes`, as in `tf1_wn.kernels`), optionally times a
+of the kernel (`reduce_axes`, from `tf1_wn.kernel_kinds`), optionally times a
 per-channel gain.  Published models depend on the exact variant
-(REFERENCE section 4):
+(docs/design.md):
 
 =============  ==========  ==============================
 variant        variance    eps
@@ -42,84 +42,12 @@ Implementation notes:
   exact gradient's term ``w_hat * sum(G * w_hat) / std``, which vanishes as
   ``w_hat`` does); PyTorch's ``Tensor.std`` gives NaN there (WS issue #1).
 """
-import collections
 import numbers
 
+from tf1_wn import kernel_kinds
 from tf1_wn import native_ops
 from tf1_wn._tf import tf
 from tf1_wn.normalization import statistics_dtype
-
-#: ``variant -> (eps, eps_placement, unbiased)``.
-VARIANTS = {
-    "paper": (1e-5, "std", True),
-    "paper_tf": (1e-5, "std", False),
-    "bit": (1e-10, "var", False),
-    "timm": (1e-6, "var", False),
-}
-
-EPS_PLACEMENTS = ("std", "var")
-
-#: A resolved weight-standardization configuration.
-StandardizationConfig = collections.namedtuple(
-    "StandardizationConfig", ["eps", "eps_placement", "unbiased"])
-
-
-def resolve_variant(variant="paper", eps=None, eps_placement=None,
-                    unbiased=None):
-    """Combines a named variant with explicit overrides.
-
-    Args:
-      variant: one of ``'paper'``, ``'paper_tf'``, ``'bit'``, ``'timm'``, or
-        None to give all of `eps`, `eps_placement` and `unbiased`.
-      eps: positive float; overrides the variant's.
-      eps_placement: ``'std'`` (``(w - mean) / (std + eps)``) or ``'var'``
-        (``(w - mean) / sqrt(var + eps)``); overrides the variant's.
-      unbiased: bool, divide the variance by ``n - 1`` instead of ``n``;
-        overrides the variant's.
-
-    Returns:
-      A `StandardizationConfig`.
-
-    Raises:
-      ValueError: for an unknown variant or placement, a non-positive or
-        non-finite eps, a non-bool unbiased, or ``variant=None`` without all
-        three explicit values.
-    """
-    if variant is None:
-        missing = [name for name, value in (
-            ("eps", eps), ("eps_placement", eps_placement),
-            ("unbiased", unbiased)) if value is None]
-        if missing:
-            raise ValueError(
-                "`variant=None` needs explicit eps, eps_placement and "
-                f"unbiased; missing: {', '.join(missing)}.")
-        defaults = (None, None, None)
-    else:
-        if not isinstance(variant, str) or variant not in VARIANTS:
-            raise ValueError(
-                f"`variant` must be one of "
-                f"{', '.join(repr(v) for v in VARIANTS)} or None, got "
-                f"{variant!r}.")
-        defaults = VARIANTS[variant]
-    if eps is None:
-        eps = defaults[0]
-    elif (isinstance(eps, bool) or not isinstance(eps, numbers.Real)
-          or not 0 < eps < float("inf")):
-        raise ValueError(
-            f"`eps` must be a positive finite number, got {eps!r} (eps = 0 "
-            "would turn a constant kernel channel into NaN).")
-    if eps_placement is None:
-        eps_placement = defaults[1]
-    elif eps_placement not in EPS_PLACEMENTS:
-        raise ValueError(
-            f"`eps_placement` must be 'std' ((w - mean) / (std + eps)) or "
-            f"'var' ((w - mean) / sqrt(var + eps)), got {eps_placement!r}.")
-    if unbiased is None:
-        unbiased = defaults[2]
-    elif not isinstance(unbiased, bool):
-        raise ValueError(
-            f"`unbiased` must be True or False, got {unbiased!r}.")
-    return StandardizationConfig(float(eps), eps_placement, unbiased)
 
 
 def _reduced_size(shape, reduce_axes):
@@ -140,23 +68,22 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
         ``[0, 1, 3]``, depthwise ``[0, 1]``).
       gain: None, or a per-output-channel gain whose size is the product of
         the non-reduced axes (e.g. ``in * multiplier`` for depthwise).
-      variant, eps, eps_placement, unbiased: see `resolve_variant`, or pass a
-        `StandardizationConfig` as `variant`.
+      variant, eps, eps_placement, unbiased: see
+        `tf1_wn.kernel_kinds.resolve_ws_variant`, or pass a resolved
+        `tf1_wn.kernel_kinds.WSVariant` as `variant`.
 
     Returns:
       A tensor with the shape and dtype of `kernel`.
 
     Raises:
-      ValueError: bad variant arguments (see `resolve_variant`), an
+      ValueError: bad variant arguments (see `resolve_ws_variant`), an
         unknown kernel shape, bad `reduce_axes`, or ``unbiased`` with a
         single element per channel.
-      tf1_wn.native_ops.NativeOpsError: native-ops mode ``'on'`` and the
+      tf1_wn.NativeOpsError: native-ops mode ``'on'`` and the
         kernels cannot be built.
     """
-    if isinstance(variant, StandardizationConfig):
-        config = variant
-    else:
-        config = resolve_variant(variant, eps, eps_placement, unbiased)
+    config = kernel_kinds.resolve_ws_variant(variant, eps, eps_placement,
+                                             unbiased)
     kernel = tf.convert_to_tensor(kernel)
     shape = kernel.shape.as_list()
     if kernel.shape.ndims is None or None in shape:
@@ -171,11 +98,7 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
             f"`reduce_axes` must be distinct axes of the rank-{rank} kernel "
             f"leaving at least one channel axis, got {reduce_axes!r}.")
     n = _reduced_size(shape, axes)
-    if config.unbiased and n < 2:
-        raise ValueError(
-            f"`unbiased=True` needs at least 2 kernel entries per output "
-            f"channel, got {n} (kernel shape {shape}); use a biased variant "
-            "('paper_tf', 'bit', 'timm') or unbiased=False.")
+    kernel_kinds.check_ws_channel_size(config, n, shape)
     stats_shape = [1 if axis in axes else size
                    for axis, size in enumerate(shape)]
     if gain is not None:
@@ -285,57 +208,3 @@ def _standardize_with_gain(kernel, gain, axes, n, config):
         return _cast(y, dtype), grad
 
     return standardize(kernel, gain)
-
-
-def standardize_weight_numpy(kernel, reduce_axes, gain=None,
-                             variant="paper", eps=None, eps_placement=None,
-                             unbiased=None):
-    """`standardize_weight` on NumPy arrays, for checkpoint tools.
-
-    Folding a weight-standardized checkpoint into plain kernels needs the
-    standardized kernel without building a graph.  Computed in float64 and
-    returned in the kernel's dtype.
-
-    Args:
-      kernel: NumPy array.
-      reduce_axes, variant, eps, eps_placement, unbiased: as
-        `standardize_weight`.
-      gain: None or an array with one entry per output channel.
-
-    Returns:
-      A NumPy array with the shape and dtype of `kernel`.
-
-    Raises:
-      ValueError: as `standardize_weight`.
-    """
-    import numpy as np  # pylint: disable=import-outside-toplevel
-
-    if isinstance(variant, StandardizationConfig):
-        config = variant
-    else:
-        config = resolve_variant(variant, eps, eps_placement, unbiased)
-    array = np.asarray(kernel)
-    rank = array.ndim
-    axes = tuple(sorted({axis % rank for axis in reduce_axes}))
-    if not axes or len(axes) == rank:
-        raise ValueError(
-            f"`reduce_axes` must be distinct axes of the rank-{rank} kernel "
-            f"leaving at least one channel axis, got {reduce_axes!r}.")
-    n = _reduced_size(array.shape, axes)
-    if config.unbiased and n < 2:
-        raise ValueError(
-            f"`unbiased=True` needs at least 2 kernel entries per output "
-            f"channel, got {n} (kernel shape {list(array.shape)}).")
-    w = array.astype(np.float64)
-    centred = w - w.mean(axis=axes, keepdims=True)
-    var = (centred ** 2).sum(axis=axes, keepdims=True) / (
-        n - 1 if config.unbiased else n)
-    if config.eps_placement == "var":
-        out = centred / np.sqrt(var + config.eps)
-    else:
-        out = centred / (np.sqrt(var) + config.eps)
-    if gain is not None:
-        stats_shape = [1 if axis in axes else size
-                       for axis, size in enumerate(array.shape)]
-        out = out * np.asarray(gain, np.float64).reshape(stats_shape)
-    return out.astype(array.dtype)

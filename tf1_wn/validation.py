@@ -7,7 +7,16 @@ import numbers
 
 from tf1_wn._tf import tf
 
+#: The dtypes layers, cells and the math accept.
 FLOAT_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
+
+#: The dtypes whose norms and statistics are computed in float32.
+LOW_PRECISION_DTYPES = (tf.float16, tf.bfloat16)
+
+
+def dtype_names(dtypes=FLOAT_DTYPES):
+    """``'float16, bfloat16, float32, float64'``, for messages."""
+    return ", ".join(dtype.name for dtype in dtypes)
 
 
 def assert_graph_mode(what):
@@ -43,10 +52,33 @@ def check_float_tensor(name, value):
     tensor = tf.convert_to_tensor(value)
     if tensor.dtype.base_dtype not in FLOAT_DTYPES:
         raise TypeError(
-            f"`{name}` must have a floating dtype (float16, bfloat16, float32 "
-            f"or float64), got {tensor.dtype.name} for {tensor.name}. Cast it "
-            "first, e.g. tf.cast(x, tf.float32).")
+            f"`{name}` must have a floating dtype ({dtype_names()}), got "
+            f"{tensor.dtype.name} for {tensor.name}. Cast it first, e.g. "
+            "tf.cast(x, tf.float32).")
     return tensor
+
+
+def check_callable(name, value, example="tf.nn.relu", allow_none=True):
+    """Checks `value` is callable (or None when `allow_none`).
+
+    Args:
+      name: argument name, for messages.
+      value: the argument.
+      example: a callable to name in the message.
+      allow_none: whether None is accepted.
+
+    Returns:
+      `value`.
+
+    Raises:
+      TypeError: if `value` is not callable.
+    """
+    if (value is None and allow_none) or callable(value):
+        return value
+    alternative = " or None" if allow_none else ""
+    raise TypeError(
+        f"`{name}` must be a callable such as {example}{alternative}, got "
+        f"{value!r}.")
 
 
 def check_rank(name, tensor, expected_ranks, description=""):
@@ -100,8 +132,21 @@ def positive_int(name, value):
     return int(value)
 
 
-def int_tuple(name, value, length):
-    """An int or a sequence of `length` positive ints, as a tuple."""
+def int_tuple(name, value, length, allow_zero=False):
+    """An int or a sequence of `length` positive ints, as a tuple.
+
+    Args:
+      name: argument name, for messages.
+      value: an int or a sequence of ints.
+      length: the number of entries wanted.
+      allow_zero: accept 0 entries too (paddings).
+
+    Returns:
+      A tuple of `length` Python ints.
+
+    Raises:
+      ValueError: for anything else.
+    """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         values = (value,) * length
     else:
@@ -113,11 +158,13 @@ def int_tuple(name, value, length):
             raise ValueError(
                 f"`{name}` must be an int or a sequence of {length} ints, got "
                 f"{value!r}.")
+    lowest = 0 if allow_zero else 1
     for item in values:
         if (isinstance(item, bool) or not isinstance(item, numbers.Integral)
-                or item < 1):
+                or item < lowest):
+            kind = "non-negative" if allow_zero else "positive"
             raise ValueError(
-                f"`{name}` must contain positive integers, got {value!r}.")
+                f"`{name}` must contain {kind} integers, got {value!r}.")
     return tuple(int(item) for item in values)
 
 

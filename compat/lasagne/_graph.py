@@ -1,15 +1,14 @@
-"""Small shared helpers: graph-mode guard, the default float dtype, argument
-checks.  Nothing here knows about layers."""
-import numbers
-
-import numpy as np
-
+"""Small shared helpers: the default float dtype (Theano's floatX), identity
+sets and the variable test.  Nothing here knows about layers; argument checks
+are the core's (`tf1_wn.validation`)."""
 from tf1_wn import validation
 from tf1_wn._tf import tf
 
 _FLOATX = {"dtype": tf.float32}
 
-_ALLOWED_FLOATX = (tf.float16, tf.float32, tf.float64)
+#: Theano has no bfloat16, so neither has the mirror.
+_ALLOWED_FLOATX = tuple(dtype for dtype in validation.FLOAT_DTYPES
+                        if dtype != tf.bfloat16)
 
 
 def get_floatX():
@@ -56,62 +55,7 @@ def as_float_dtype(dtype, arg_name):
     return result
 
 
-def require_graph_mode(what):
-    """Raises RuntimeError when eager execution is active.
-
-    Args:
-      what: the name of the caller, used in the message.
-
-    Raises:
-      RuntimeError: when `tf.executing_eagerly()` is True.
-    """
-    validation.assert_graph_mode(what)
-
-
-def as_tuple(value, n, arg_name, allow_zero=False):
-    """Lasagne's ``as_tuple`` with a clear error: an int or an n-sequence of
-    positive ints (non-negative if `allow_zero`).
-
-    Raises:
-      ValueError: naming `arg_name` and the value on a bad argument.
-    """
-    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
-            value, bool):
-        items = (int(value),) * n
-    else:
-        try:
-            items = tuple(value)
-        except TypeError:
-            items = None
-        if (items is None or len(items) != n or not all(
-                isinstance(i, (numbers.Integral, np.integer))
-                and not isinstance(i, bool) for i in items)):
-            raise ValueError("%s must be an int or a sequence of %d ints; got %r"
-                             % (arg_name, n, value))
-        items = tuple(int(i) for i in items)
-    lowest = 0 if allow_zero else 1
-    if any(i < lowest for i in items):
-        raise ValueError("%s must be %s; got %r" % (
-            arg_name, "non-negative" if allow_zero else "positive", value))
-    return items
-
-
-def check_positive_int(value, arg_name):
-    """Returns `value` as int, or raises ValueError naming the argument."""
-    if (not isinstance(value, (numbers.Integral, np.integer))
-            or isinstance(value, bool) or value < 1):
-        raise ValueError("%s must be a positive int; got %r" % (arg_name, value))
-    return int(value)
-
-
-def check_callable(value, arg_name):
-    """Raises TypeError unless `value` is callable."""
-    if not callable(value):
-        raise TypeError("%s must be callable; got %r" % (arg_name, value))
-    return value
-
-
-class IdentitySet(object):
+class IdentitySet:
     """A set of objects compared by identity.
 
     TF2 tensors and variables overload ``==`` elementwise, so ``x in list``

@@ -6,9 +6,10 @@ import re
 
 import numpy as np
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
-from tf1_wn.compat.lasagne._graph import (as_float_dtype, get_floatX, is_variable,
-                                          require_graph_mode)
+from tf1_wn.compat.lasagne._graph import (as_float_dtype, get_floatX,
+                                          is_variable)
 
 
 def _snake(name):
@@ -93,7 +94,7 @@ class Layer(object):
     """
 
     def __init__(self, incoming, name=None):
-        require_graph_mode(type(self).__name__)
+        validation.assert_graph_mode(type(self).__name__)
         if not isinstance(incoming, Layer):
             raise TypeError("incoming must be a lasagne Layer; got %r"
                             % (incoming,))
@@ -224,7 +225,7 @@ class InputLayer(Layer):
     """
 
     def __init__(self, shape, input_var=None, name=None, dtype=None, **kwargs):
-        require_graph_mode("InputLayer")
+        validation.assert_graph_mode("InputLayer")
         if kwargs:
             raise TypeError("InputLayer got unexpected keyword arguments %s"
                             % sorted(kwargs))

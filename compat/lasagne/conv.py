@@ -8,9 +8,9 @@ below always pass explicit per-side padding so the numbers match Lasagne.
 Internally the ops run in NHWC (TF's CPU kernels do not support NCHW for
 every dtype) between two transposes.
 """
+from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import init, nonlinearities
-from tf1_wn.compat.lasagne._graph import as_tuple, check_positive_int
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.compat.lasagne.dense import _nonlinearity
 
@@ -43,7 +43,7 @@ def resolve_pad(pad, filter_size, n):
             return tuple(k // 2 for k in filter_size)
         raise ValueError("pad must be an int, a tuple of %d ints, 'valid', "
                          "'full' or 'same'; got %r" % (n, pad))
-    return as_tuple(pad, n, "pad", allow_zero=True)
+    return validation.int_tuple("pad", pad, n, allow_zero=True)
 
 
 def conv_output_length(length, filter_size, stride, pad):
@@ -84,9 +84,9 @@ class BaseConvLayer(Layer):
             raise ValueError("%s needs a known channel count; got input shape "
                              "%r" % (type(self).__name__, self.input_shape))
         self.n = n
-        self.num_filters = check_positive_int(num_filters, "num_filters")
-        self.filter_size = as_tuple(filter_size, n, "filter_size")
-        self.stride = as_tuple(stride, n, "stride")
+        self.num_filters = validation.positive_int("num_filters", num_filters)
+        self.filter_size = validation.int_tuple("filter_size", filter_size, n)
+        self.stride = validation.int_tuple("stride", stride, n)
         self.pad = resolve_pad(pad, self.filter_size, n)
         self.untie_biases = bool(untie_biases)
         self.flip_filters = bool(flip_filters)
@@ -247,8 +247,8 @@ class Deconv2DLayer(Layer):
                              "channels; got input shape %r"
                              % (self.input_shape,))
         self.target_shape = target_shape
-        self.filter_size = as_tuple(filter_size, 2, "filter_size")
-        self.stride = as_tuple(stride, 2, "stride")
+        self.filter_size = validation.int_tuple("filter_size", filter_size, 2)
+        self.stride = validation.int_tuple("stride", stride, 2)
         self.pad = tuple(k // 2 for k in self.filter_size)
         self.nonlinearity = _nonlinearity(nonlinearity)
         for axis in range(2):

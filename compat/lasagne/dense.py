@@ -1,19 +1,18 @@
 """`DenseLayer` and `NINLayer` (Lasagne's ``dense.py``); weights ``(in, out)``."""
 import numpy as np
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import init, nonlinearities
-from tf1_wn.compat.lasagne._graph import check_positive_int
 from tf1_wn.compat.lasagne.base import Layer
 
 
 def _nonlinearity(value):
-    if value is None:
-        return nonlinearities.identity
-    if not callable(value):
-        raise TypeError("nonlinearity must be callable or None; got %r"
-                        % (value,))
-    return value
+    """A layer's nonlinearity: the callable, or Lasagne's identity for
+    None."""
+    return validation.check_callable(
+        "nonlinearity", value,
+        example="lasagne.nonlinearities.rectify") or nonlinearities.identity
 
 
 class DenseLayer(Layer):
@@ -45,7 +44,7 @@ class DenseLayer(Layer):
         if num_leading_axes != 1:
             raise NotImplementedError("num_leading_axes must be 1; got %r"
                                       % (num_leading_axes,))
-        self.num_units = check_positive_int(num_units, "num_units")
+        self.num_units = validation.positive_int("num_units", num_units)
         self.nonlinearity = _nonlinearity(nonlinearity)
         if len(self.input_shape) < 2 or any(
                 s is None for s in self.input_shape[1:]):
@@ -88,7 +87,7 @@ class NINLayer(Layer):
                  W=init.GlorotUniform(), b=init.Constant(0.),
                  nonlinearity=nonlinearities.rectify, **kwargs):
         super(NINLayer, self).__init__(incoming, **kwargs)
-        self.num_units = check_positive_int(num_units, "num_units")
+        self.num_units = validation.positive_int("num_units", num_units)
         self.nonlinearity = _nonlinearity(nonlinearity)
         self.untie_biases = bool(untie_biases)
         if len(self.input_shape) < 2 or self.input_shape[1] is None:

@@ -3,8 +3,9 @@ building outputs, parameter lists and values, init updates."""
 
 import numpy as np
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
-from tf1_wn.compat.lasagne._graph import IdentitySet, require_graph_mode
+from tf1_wn.compat.lasagne._graph import IdentitySet
 from tf1_wn.compat.lasagne.base import InputLayer, Layer
 
 
@@ -72,7 +73,7 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
       ValueError: when an input has an incompatible shape, or a single input
         is given to a network with several `InputLayer`s.
     """
-    require_graph_mode("get_output")
+    validation.assert_graph_mode("get_output")
     layers, single = _as_layer_list(layer_or_layers, "layer_or_layers")
     given = {}
     if isinstance(inputs, dict):

@@ -3,8 +3,8 @@
 import collections
 import numbers
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
-from tf1_wn.compat.lasagne._graph import require_graph_mode
 from tf1_wn.compat.lasagne.base import Layer
 
 
@@ -22,7 +22,7 @@ class MergeLayer(Layer):
     """
 
     def __init__(self, incomings, name=None):  # pylint: disable=super-init-not-called
-        require_graph_mode(type(self).__name__)
+        validation.assert_graph_mode(type(self).__name__)
         if not isinstance(incomings, (list, tuple)) or not all(
                 isinstance(layer, Layer) for layer in incomings):
             raise TypeError("incomings must be a list of lasagne Layers; got "

@@ -2,8 +2,8 @@
 as ``lasagne.layers.pool`` with ``ignore_border=True`` and no padding (the
 settings of the ported models; the others raise instead of computing
 something else).  Runs in NHWC between two transposes, like the convs."""
+from tf1_wn import validation
 from tf1_wn._tf import tf
-from tf1_wn.compat.lasagne._graph import as_tuple
 from tf1_wn.compat.lasagne.base import Layer
 
 POOL_MODES = ("max", "average_inc_pad", "average_exc_pad")
@@ -44,15 +44,15 @@ class Pool2DLayer(Layer):
         if mode not in POOL_MODES:
             raise ValueError("%s: mode must be one of %s; got %r"
                              % (kind, ", ".join(POOL_MODES), mode))
-        if as_tuple(pad, 2, "pad", allow_zero=True) != (0, 0):
+        if validation.int_tuple("pad", pad, 2, allow_zero=True) != (0, 0):
             raise ValueError("%s: pad=%r is not supported; only (0, 0)"
                              % (kind, pad))
         if ignore_border is not True:
             raise ValueError("%s: ignore_border=%r is not supported; only "
                              "True" % (kind, ignore_border))
-        self.pool_size = as_tuple(pool_size, 2, "pool_size")
+        self.pool_size = validation.int_tuple("pool_size", pool_size, 2)
         self.stride = (self.pool_size if stride is None
-                       else as_tuple(stride, 2, "stride"))
+                       else validation.int_tuple("stride", stride, 2))
         self.pad = (0, 0)
         self.ignore_border = True
         self.mode = mode

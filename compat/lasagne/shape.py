@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import nonlinearities
 from tf1_wn.compat.lasagne.base import Layer
@@ -89,9 +90,8 @@ class GlobalPoolLayer(Layer):
 
     def __init__(self, incoming, pool_function=tf.reduce_mean, **kwargs):
         super(GlobalPoolLayer, self).__init__(incoming, **kwargs)
-        if not callable(pool_function):
-            raise TypeError("pool_function must be callable; got %r"
-                            % (pool_function,))
+        validation.check_callable("pool_function", pool_function,
+                                  example="tf.reduce_max", allow_none=False)
         if len(self.input_shape) < 3:
             raise ValueError("GlobalPoolLayer needs rank >= 3 input; got "
                              "input shape %r" % (self.input_shape,))

@@ -2,8 +2,9 @@
 returning such updates."""
 import collections
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
-from tf1_wn.compat.lasagne._graph import is_variable, require_graph_mode
+from tf1_wn.compat.lasagne._graph import is_variable
 
 
 def _pairs(updates):
@@ -42,7 +43,7 @@ def apply_updates(updates, name="apply_updates"):
       TypeError: for malformed pairs.
       ValueError: when a value's shape does not fit its variable.
     """
-    require_graph_mode("apply_updates")
+    validation.assert_graph_mode("apply_updates")
     pairs = _pairs(updates)
     values = []
     for variable, value in pairs:

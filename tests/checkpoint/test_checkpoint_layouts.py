@@ -4,14 +4,15 @@ import itertools
 import numpy as np
 import pytest
 
-from tf1_wn import checkpoint_names as names
-from tf1_wn import checkpoint_plan as plan_mod
-from tf1_wn import kernel_layouts as kl
-from tf1_wn.checkpoint_errors import (AmbiguousLayoutError, CheckpointError,
+from tf1_wn import kernel_kinds
+from tf1_wn.checkpoint import kernel_math
+from tf1_wn.checkpoint import names
+from tf1_wn.checkpoint.convert_plan import plan_convert
+from tf1_wn.checkpoint.errors import (AmbiguousLayoutError, CheckpointError,
                                       InvalidLayoutError, NameCollisionError,
                                       UnsupportedVariableError)
-
-VI = plan_mod.VariableInfo
+from tf1_wn.checkpoint.fold_plan import plan_fold
+from tf1_wn.checkpoint.plan import VariableInfo as VI
 
 
 def _norms_by_loop(kernel, out_index):
@@ -36,21 +37,21 @@ def _norms_by_loop(kernel, out_index):
 ])
 def test_kernel_norm_matches_loops_and_folds_back(kind, shape, out_index, rng):
     kernel = rng.normal(size=shape).astype(np.float32)
-    g = kl.kernel_norm(kernel, kind)
+    g = kernel_math.kernel_norm(kernel, kind)
     np.testing.assert_allclose(g, _norms_by_loop(kernel, out_index),
                                rtol=1e-6)
     assert g.dtype == np.float32
-    back = kl.fold_weight_norm(kernel, g, kind, eps=0.0)
+    back = kernel_math.fold_weight_norm(kernel, g, kind, eps=0.0)
     np.testing.assert_allclose(back, kernel, rtol=1e-6, atol=1e-7)
     # a new g rescales each channel
     g2 = rng.uniform(0.5, 2.0, size=g.shape)
-    w = kl.fold_weight_norm(kernel, g2, kind, eps=1e-12)
+    w = kernel_math.fold_weight_norm(kernel, g2, kind, eps=1e-12)
     np.testing.assert_allclose(_norms_by_loop(w, out_index), g2, rtol=1e-5)
 
 
 def test_fold_rejects_g_of_wrong_size(rng):
-    with pytest.raises(kl.LayoutError, match="needs 4 entries"):
-        kl.fold_weight_norm(rng.normal(size=(3, 3, 2, 4)), np.ones(5),
+    with pytest.raises(kernel_kinds.LayoutError, match="needs 4 entries"):
+        kernel_math.fold_weight_norm(rng.normal(size=(3, 3, 2, 4)), np.ones(5),
                             "conv2d", 0.0)
 
 
@@ -74,23 +75,23 @@ def test_weight_standardization_variants(variant, unbiased, eps, placement,
                                          kind, out_axis, rng):
     kernel = rng.normal(0.3, 0.05, size=(3, 3, 4, 4)).astype(np.float64)
     gain = rng.uniform(0.5, 2.0, size=4)
-    got = kl.fold_weight_standardization(kernel, kind, variant, gain)
+    got = kernel_math.fold_weight_standardization(kernel, kind, variant, gain)
     want = _ws_oracle(kernel, out_axis, unbiased, eps, placement, gain)
     np.testing.assert_allclose(got, want, rtol=1e-9)
-    no_gain = kl.fold_weight_standardization(kernel, kind, variant)
+    no_gain = kernel_math.fold_weight_standardization(kernel, kind, variant)
     np.testing.assert_allclose(
         no_gain, _ws_oracle(kernel, out_axis, unbiased, eps, placement,
                             np.ones(4)), rtol=1e-9)
 
 
 def test_cell_split():
-    assert kl.cell_split([7, 16], "lstm_cell") == (3, 4)
-    assert kl.cell_split([7, 8], "gru_gates") == (3, 4)
-    assert kl.cell_split([7, 4], "rnn_cell") == (3, 4)
-    with pytest.raises(kl.LayoutError, match="divisible by 4"):
-        kl.cell_split([7, 10], "lstm_cell")
-    with pytest.raises(kl.LayoutError, match="more than n=4 rows"):
-        kl.cell_split([4, 16], "lstm_cell")
+    assert kernel_kinds.cell_split([7, 16], "lstm_cell") == (3, 4)
+    assert kernel_kinds.cell_split([7, 8], "gru_gates") == (3, 4)
+    assert kernel_kinds.cell_split([7, 4], "rnn_cell") == (3, 4)
+    with pytest.raises(kernel_kinds.LayoutError, match="divisible by 4"):
+        kernel_kinds.cell_split([7, 10], "lstm_cell")
+    with pytest.raises(kernel_kinds.LayoutError, match="more than n=4 rows"):
+        kernel_kinds.cell_split([4, 16], "lstm_cell")
 
 
 @pytest.mark.parametrize("name,shape,kind", [
@@ -157,63 +158,63 @@ def test_plan_convert_renames_and_slots():
                       conv__weights__Adam=[3, 3, 2, 4], conv__biases__Adam=[4],
                       conv__weights__ExponentialMovingAverage=[3, 3, 2, 4],
                       global_step=[])
-    plan = plan_mod.plan_convert(variables)
+    plan = plan_convert(variables)
     assert plan.target_names() == sorted([
         "conv/v", "conv/g", "conv/bias", "conv/bias/Adam",
         "conv/v/ExponentialMovingAverage", "conv/g/ExponentialMovingAverage",
         "global_step"])
     assert any("dropped 1 optimizer slot" in w for w in plan.warnings)
-    kept = plan_mod.plan_convert(variables, keep_slots=True)
+    kept = plan_convert(variables, keep_slots=True)
     assert "conv/weights/Adam" in kept.target_names()
     assert not kept.warnings
 
 
 def test_plan_convert_include_exclude():
     variables = _vars(a__kernel=[3, 4], b__kernel=[3, 4])
-    assert plan_mod.plan_convert(variables, include="^a/").target_names() == \
+    assert plan_convert(variables, include="^a/").target_names() == \
         ["a/g", "a/v", "b/kernel"]
-    assert plan_mod.plan_convert(variables, exclude=["^a/"]).target_names() \
+    assert plan_convert(variables, exclude=["^a/"]).target_names() \
         == ["a/kernel", "b/g", "b/v"]
-    plan = plan_mod.plan_convert(variables, include="nothing")
+    plan = plan_convert(variables, include="nothing")
     assert "no kernel matched" in plan.warnings[-1]
 
 
 def test_plan_convert_errors():
     with pytest.raises(NameCollisionError, match="'d/v'"):
-        plan_mod.plan_convert(_vars(d__kernel=[3, 4], d__v=[3, 4]))
+        plan_convert(_vars(d__kernel=[3, 4], d__v=[3, 4]))
     with pytest.raises(NameCollisionError, match="both 'd/bias' and "
                        "'d/biases'"):
-        plan_mod.plan_convert(_vars(d__kernel=[3, 4], d__bias=[4],
+        plan_convert(_vars(d__kernel=[3, 4], d__bias=[4],
                                     d__biases=[4]))
     with pytest.raises(UnsupportedVariableError, match="separable"):
-        plan_mod.plan_convert(_vars(s__depthwise_weights=[3, 3, 4, 1],
+        plan_convert(_vars(s__depthwise_weights=[3, 3, 4, 1],
                                     s__pointwise_weights=[1, 1, 4, 8]))
     with pytest.raises(UnsupportedVariableError, match="recurrent_kernel"):
-        plan_mod.plan_convert(_vars(lstm__lstm_cell__kernel=[3, 16],
+        plan_convert(_vars(lstm__lstm_cell__kernel=[3, 16],
                                     lstm__lstm_cell__recurrent_kernel=[4, 16]))
     with pytest.raises(AmbiguousLayoutError, match="'up/depthwise/kernel'"):
-        plan_mod.plan_convert(_vars(up__depthwise__kernel=[3, 3, 4, 4]))
+        plan_convert(_vars(up__depthwise__kernel=[3, 3, 4, 4]))
     with pytest.raises(CheckpointError, match="include pattern '\\('"):
-        plan_mod.plan_convert(_vars(a__kernel=[2, 2]), include="(")
+        plan_convert(_vars(a__kernel=[2, 2]), include="(")
 
 
 def test_plan_fold_kind_from_g_size():
     variables = _vars(up__v=[3, 3, 5, 4], up__g=[5],
                       dw__v=[3, 3, 4, 2], dw__g=[8],
                       c__v=[3, 3, 4, 4], c__g=[4])
-    plan = plan_mod.plan_fold(variables)
+    plan = plan_fold(variables)
     kinds = {s.sources[0]: s.kind for s in plan.steps if s.action == "fold"}
     assert kinds == {"up/v": "conv2d_transpose", "dw/v": "depthwise_conv2d",
                      "c/v": "conv2d"}
     with pytest.raises(AmbiguousLayoutError, match="conv2d and "
                        "conv2d_transpose"):
-        plan_mod.plan_fold(_vars(deconv__c__v=[3, 3, 4, 4], deconv__c__g=[4]))
-    plan = plan_mod.plan_fold(_vars(deconv__c__v=[3, 3, 4, 4],
+        plan_fold(_vars(deconv__c__v=[3, 3, 4, 4], deconv__c__g=[4]))
+    plan = plan_fold(_vars(deconv__c__v=[3, 3, 4, 4],
                                     deconv__c__g=[4]),
                               layouts_hints={"deconv/": "conv2d_transpose"})
     assert plan.steps[0].kind == "conv2d_transpose"
     # a scope saying "transpose" is trusted (the WN layers' default names)
-    plan = plan_mod.plan_fold(_vars(conv2d_transpose__v=[3, 3, 4, 4],
+    plan = plan_fold(_vars(conv2d_transpose__v=[3, 3, 4, 4],
                                     conv2d_transpose__g=[4]))
     assert plan.steps[0].kind == "conv2d_transpose"
 
@@ -221,9 +222,9 @@ def test_plan_fold_kind_from_g_size():
 def test_plan_fold_ws_needs_variant():
     variables = _vars(ws__kernel=[3, 3, 2, 4], ws__gain=[4], ws__bias=[4])
     with pytest.raises(CheckpointError, match="--variant"):
-        plan_mod.plan_fold(variables)
-    plan = plan_mod.plan_fold(variables, ws_variant="bit", naming="slim")
+        plan_fold(variables)
+    plan = plan_fold(variables, ws_variant="bit", naming="slim")
     assert plan.target_names() == ["ws/biases", "ws/kernel"]
     plain = _vars(c__kernel=[3, 3, 2, 4])
-    assert not plan_mod.plan_fold(plain, ws_variant="bit").changed
-    assert plan_mod.plan_fold(plain, ws="^c/", ws_variant="bit").changed
+    assert not plan_fold(plain, ws_variant="bit").changed
+    assert plan_fold(plain, ws="^c/", ws_variant="bit").changed

@@ -18,7 +18,8 @@ from tf1_wn.compat import lasagne
 # Every test runs on native kernels and on composed ops (conftest).
 pytestmark = pytest.mark.usefixtures("implementation")
 
-DATA = os.path.join(os.path.dirname(__file__), "data", "lasagne")
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
+                    "lasagne")
 with open(os.path.join(DATA, "manifest.json")) as _f:
     MANIFEST = json.load(_f)
 CASES = {case["name"]: case for case in MANIFEST["cases"]}

@@ -71,7 +71,7 @@ def test_max_pool_gradient_routes_to_the_maximum(graph, rng):
     (dict(pool_size=2, ignore_border=False), "ignore_border=False"),
     (dict(pool_size=2, mode="sum"), "mode must be one of"),
     (dict(pool_size=9), "larger than the input"),
-    (dict(pool_size=0), "pool_size must be positive"),
+    (dict(pool_size=0), "`pool_size` must contain positive integers"),
 ])
 def test_pool2d_rejects_what_it_does_not_mirror(graph, kwargs, message):
     inputs = L.InputLayer((None, 3, 7, 8))

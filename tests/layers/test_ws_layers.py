@@ -7,7 +7,16 @@ import tf_slim
 from tensorflow.python.eager import context
 
 import tf1_wn
-from test_ws_numerics import np_layer, ws_paper, ws_timm
+import reference as ref
+from reference import ws_paper, ws_timm
+
+
+def np_layer(kind, standardize, x, w, gain, bias):
+    """A channels-last SAME conv2d layer in NumPy: conv(x, gain * ws(w)) +
+    bias, standardized over the kernel axes (0, 1, 2)."""
+    assert kind == "conv2d"
+    w_hat = standardize(w, (0, 1, 2)) * np.reshape(gain, (1, 1, 1, -1))
+    return ref.conv(x, w_hat, (1, 1), "SAME") + bias
 
 
 def _names():

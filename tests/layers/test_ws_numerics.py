@@ -1,6 +1,6 @@
 """Weight-standardized layers against float64 NumPy references.
 
-Every reference here is written from the formulas (REFERENCE section 4) and
+Every reference here is written from the formulas (docs/design.md) and
 TF's conv conventions, in NumPy, by explicit loops over kernel offsets; no
 TensorFlow op computes an expected value.  Gradients are central finite
 differences of the NumPy reference (the loss is ``sum(R * y)``).
@@ -13,57 +13,12 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
+from reference import WS_REFERENCES as REFERENCES
+from reference import ws_bit, ws_explicit, ws_timm
 
 
 # Every test runs on both paths (see conftest.implementation).
 pytestmark = pytest.mark.usefixtures("implementation")
-
-# --------------------------------------------------------------------------
-# NumPy references of the four published variants, written independently.
-
-
-def ws_paper(w, axes):
-    """Qiao et al.'s PyTorch code: w.std() (unbiased), std + 1e-5."""
-    mean = w.mean(axis=axes, keepdims=True)
-    std = w.std(axis=axes, ddof=1, keepdims=True)
-    return (w - mean) / (std + 1e-5)
-
-
-def ws_paper_tf(w, axes):
-    """The paper's TF snippet: tf.nn.moments (biased), sqrt(var) + 1e-5."""
-    mean = w.mean(axis=axes, keepdims=True)
-    var = ((w - mean) ** 2).mean(axis=axes, keepdims=True)
-    return (w - mean) / (np.sqrt(var) + 1e-5)
-
-
-def ws_bit(w, axes):
-    """BiT: biased variance, (w - m) / sqrt(v + 1e-10)."""
-    mean = w.mean(axis=axes, keepdims=True)
-    var = w.var(axis=axes, keepdims=True)
-    return (w - mean) / np.sqrt(var + 1e-10)
-
-
-def ws_timm(w, axes):
-    """timm StdConv2d: batch_norm over the flattened kernel, eps 1e-6."""
-    mean = w.mean(axis=axes, keepdims=True)
-    var = w.var(axis=axes, keepdims=True)
-    return (w - mean) / np.sqrt(var + 1e-6)
-
-
-def ws_explicit(eps, placement, unbiased):
-    def standardize(w, axes):
-        n = np.prod([w.shape[a] for a in axes])
-        mean = w.mean(axis=axes, keepdims=True)
-        var = ((w - mean) ** 2).sum(axis=axes, keepdims=True) / (
-            n - 1 if unbiased else n)
-        if placement == "std":
-            return (w - mean) / (np.sqrt(var) + eps)
-        return (w - mean) / np.sqrt(var + eps)
-    return standardize
-
-
-REFERENCES = {"paper": ws_paper, "paper_tf": ws_paper_tf, "bit": ws_bit,
-              "timm": ws_timm}
 
 # --------------------------------------------------------------------------
 # NumPy convolutions (channels last), by loops over kernel offsets.
@@ -399,7 +354,8 @@ def test_low_precision_matches_float64_reference(graph, rng, dtype):
 
 def test_standardize_weight_function_matches_numpy(graph, rng):
     """The math function alone, on a depthwise-shaped kernel with gain."""
-    from tf1_wn.standardization import resolve_variant, standardize_weight
+    from tf1_wn.kernel_kinds import resolve_ws_variant as resolve_variant
+    from tf1_wn.standardization import standardize_weight
     w = rng.normal(size=(3, 3, 4, 2)) + rng.normal(size=(1, 1, 4, 2))
     gain = rng.uniform(0.5, 2.0, size=8)
     expected = ws_timm(w, (0, 1)) * gain.reshape(1, 1, 4, 2)
@@ -421,12 +377,12 @@ def test_standardize_weight_rejects_bad_axes(graph, axes):
 
 @pytest.mark.parametrize("variant", list(REFERENCES))
 def test_numpy_helper_for_checkpoint_tools(rng, variant):
-    from tf1_wn.standardization import standardize_weight_numpy
+    from tf1_wn.checkpoint.kernel_math import fold_weight_standardization
     w = rng.normal(size=(3, 3, 5, 4)) * 0.2 + rng.normal(size=(1, 1, 5, 1))
     gain = rng.uniform(0.5, 2.0, size=5)
     # Transposed layout: output channel axis 2.
     expected = REFERENCES[variant](w, (0, 1, 3)) * gain.reshape(1, 1, 5, 1)
-    out = standardize_weight_numpy(w.astype(np.float32), [0, 1, 3], gain,
-                                   variant)
+    out = fold_weight_standardization(w.astype(np.float32),
+                                      "conv2d_transpose", variant, gain)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)

@@ -4,7 +4,9 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
-from test_rnn_reference import KINDS, cell_params, make_cell, randomize, wn
+from helpers import CELL_KINDS as KINDS
+from helpers import cell_params, make_cell, randomize
+from reference import cell_weight_norm as wn
 
 PROJECTIONS = {"rnn": [""], "lstm": [""], "gru": ["gates/", "candidate/"]}
 

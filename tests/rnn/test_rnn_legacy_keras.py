@@ -8,8 +8,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
-from test_rnn_reference import (cell_params, check_lstm_gru_stack, randomize,
-                                run_reference)
+from helpers import cell_params, check_lstm_gru_stack, randomize
+from reference import run_rnn as run_reference
 
 pytestmark = pytest.mark.legacy_keras
 

@@ -4,8 +4,9 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
-from test_rnn_reference import (KINDS, cell_params, make_cell, randomize,
-                                run_reference)
+from helpers import CELL_KINDS as KINDS
+from helpers import cell_params, make_cell, randomize
+from reference import run_rnn as run_reference
 
 
 def test_variables_and_shapes_as_the_contract(graph):

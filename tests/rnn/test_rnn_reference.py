@@ -1,103 +1,21 @@
 """The cells against a float64 NumPy step-by-step reference of API.md.
 
-The reference below is written from the contract's equations only; the
-other test_rnn_* files import it.
+The reference (tests/reference.py) is written from the contract's equations
+only.
 """
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
+from helpers import CELL_KINDS as KINDS
+from helpers import (cell_params, check_lstm_gru_stack, flatten_state,
+                     make_cell, randomize)
+from reference import run_rnn as run_reference
 
 # Every test runs on native kernels and on composed ops (conftest).
 pytestmark = pytest.mark.usefixtures("implementation")
 
-EPS = 1e-12  # the norm's eps: negligible for the random v used here
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def wn(v, g):
-    """g * v / ||v||, each column on its own."""
-    return g * v / np.sqrt(np.sum(v ** 2, axis=0, keepdims=True) + EPS)
-
-
-def proj(p, prefix, x, h):
-    pre = prefix + "/" if prefix else ""
-    return (x @ wn(p[pre + "input/v"], p[pre + "input/g"])
-            + h @ wn(p[pre + "recurrent/v"], p[pre + "recurrent/g"])
-            + p[pre + "bias"])
-
-
-def step(kind, p, x, state, forget_bias=1.0):
-    """One step; state is h (RNN, GRU) or (c, h) (LSTM)."""
-    if kind == "rnn":
-        h = np.tanh(proj(p, "", x, state))
-        return h, h
-    if kind == "gru":
-        r, u = np.split(sigmoid(proj(p, "gates", x, state)), 2, axis=1)
-        c = np.tanh(proj(p, "candidate", x, r * state))
-        h = u * state + (1 - u) * c
-        return h, h
-    c, h = state
-    i, j, f, o = np.split(proj(p, "", x, h), 4, axis=1)
-    c = sigmoid(f + forget_bias) * c + sigmoid(i) * np.tanh(j)
-    h = np.tanh(c) * sigmoid(o)
-    return h, (c, h)
-
-
-def run_reference(kind, p, x, n, lengths=None, forget_bias=1.0):
-    """Batch-major [B, T, d] inputs; dynamic_rnn semantics for lengths."""
-    batch, steps, _ = x.shape
-    h0 = np.zeros((batch, n))
-    state = (h0, h0.copy()) if kind == "lstm" else h0
-    lengths = np.full(batch, steps) if lengths is None else lengths
-    outputs = np.zeros((batch, steps, n))
-    for t in range(steps):
-        out, new = step(kind, p, x[:, t], state, forget_bias)
-        live = (t < lengths)[:, None]
-        outputs[:, t] = np.where(live, out, 0.0)
-        if kind == "lstm":
-            state = tuple(np.where(live, a, b) for a, b in zip(new, state))
-        else:
-            state = np.where(live, new, state)
-    return outputs, state
-
-
-def make_cell(kind, n, **kwargs):
-    cls = {"rnn": tf1_wn.WeightNormRNNCell, "gru": tf1_wn.WeightNormGRUCell,
-           "lstm": tf1_wn.WeightNormLSTMCell}[kind]
-    return cls(n, **kwargs)
-
-
-def cell_params(cell_scope):
-    """The cell's variables by name relative to its scope."""
-    prefix = cell_scope + "/"
-    return {v.op.name[len(prefix):]: v for v in tf.global_variables()
-            if v.op.name.startswith(prefix)}
-
-
-def randomize(sess, variables, rng):
-    """Random values for every variable: v normal, g positive, bias normal."""
-    values = {}
-    for name, var in variables.items():
-        shape = var.shape.as_list()
-        if name.endswith("/g"):
-            value = rng.uniform(0.5, 2.0, shape)
-        else:
-            value = rng.normal(0.0, 0.7, shape)
-        var.load(value, sess)
-        values[name] = value
-    return values
-
-
-def flatten_state(state):
-    return list(state) if isinstance(state, tuple) else [state]
-
-
-KINDS = ["rnn", "gru", "lstm"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -211,29 +129,6 @@ def test_lstm_concatenated_state(graph, rng):
         got = sess.run(final)
     _, (c, h) = run_reference("lstm", params, x_value, 3)
     np.testing.assert_allclose(got, np.concatenate([c, h], 1), rtol=1e-10, atol=1e-11)
-
-
-def check_lstm_gru_stack(multi, rng):
-    """Runs `multi`, a stack of WeightNormLSTMCell(4) then
-    WeightNormGRUCell(3) on depth-5 inputs, against the NumPy reference."""
-    x_value = rng.normal(size=(3, 4, 5))
-    outputs, final = tf.nn.dynamic_rnn(multi, tf.constant(x_value),
-                                       dtype=tf.float64)
-    lstm_vars = cell_params("rnn/multi_rnn_cell/cell_0/wn_lstm_cell")
-    gru_vars = cell_params("rnn/multi_rnn_cell/cell_1/wn_gru_cell")
-    assert len(lstm_vars) == 5 and len(gru_vars) == 10
-    with tf.Session() as sess:
-        lstm_p = randomize(sess, lstm_vars, rng)
-        gru_p = randomize(sess, gru_vars, rng)
-        got_out, got_final = sess.run([outputs, final])
-    mid, lstm_state = run_reference("lstm", lstm_p, x_value, 4)
-    want, gru_state = run_reference("gru", gru_p, mid, 3)
-    np.testing.assert_allclose(got_out, want, rtol=1e-10, atol=1e-11)
-    np.testing.assert_allclose(got_final[0].c, lstm_state[0], rtol=1e-10,
-                               atol=1e-11)
-    np.testing.assert_allclose(got_final[0].h, lstm_state[1], rtol=1e-10)
-    np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10,
-                               atol=1e-11)
 
 
 def test_multi_rnn_cell_matches_stacked_reference(graph, rng):

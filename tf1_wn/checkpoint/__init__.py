@@ -12,20 +12,32 @@ and policies (optimizer slots are dropped with a warning unless
 
 In-graph helpers (no files): `assign_from_kernel`, `assign_cell_from_kernel`,
 `folded_kernel`, `folded_cell_kernel`, `kernel_norm`.
+
+The package's modules, one job each:
+
+* ``errors``: the `CheckpointError` family;
+* ``names``: TF1 naming conventions and kernel-kind inference from names;
+* ``kernel_math``: the norms on NumPy arrays;
+* ``plan``, ``convert_plan``, ``fold_plan``: what becomes what;
+* ``inspection``: the layer groups of ``inspect``;
+* ``files``: reading and safely writing checkpoint files;
+* ``graph_ops``: the same conversions as in-graph ops.
 """
-from tf1_wn import checkpoint_inspect
-from tf1_wn import checkpoint_io
-from tf1_wn import checkpoint_plan
-from tf1_wn.checkpoint_errors import (AmbiguousLayoutError, CheckpointError,
+from tf1_wn.checkpoint import files
+from tf1_wn.checkpoint import inspection
+from tf1_wn.checkpoint.convert_plan import plan_convert
+from tf1_wn.checkpoint.errors import (AmbiguousLayoutError, CheckpointError,
                                       CheckpointNotFoundError,
                                       CheckpointWarning, InvalidLayoutError,
                                       NameCollisionError, OutputExistsError,
                                       UnsupportedVariableError)
-from tf1_wn.checkpoint_ops import (assign_cell_from_kernel,
-                                   assign_from_kernel, folded_cell_kernel,
-                                   folded_kernel, kernel_norm)
-from tf1_wn.checkpoint_plan import Plan, Step
-from tf1_wn.kernel_layouts import HINT_KINDS, WS_VARIANTS
+from tf1_wn.checkpoint.fold_plan import plan_fold
+from tf1_wn.checkpoint.graph_ops import (assign_cell_from_kernel,
+                                         assign_from_kernel,
+                                         folded_cell_kernel, folded_kernel,
+                                         kernel_norm)
+from tf1_wn.checkpoint.plan import Plan, Step
+from tf1_wn.kernel_kinds import HINT_KINDS, WS_VARIANTS
 from tf1_wn.normalization import DEFAULT_EPS
 
 __all__ = [
@@ -40,13 +52,13 @@ __all__ = [
 
 def _check_eps(eps):
     if not eps >= 0:
-        raise CheckpointError("eps must be a non-negative float, got %r"
-                              % (eps,))
+        raise CheckpointError(
+            f"eps must be a non-negative number, got {eps!r}")
 
 
 def _run(plan, contents, output, dry_run, force):
     plan.input = contents.prefix
-    plan.output = checkpoint_io.output_prefix(output, contents.prefix)
+    plan.output = files.output_prefix(output, contents.prefix)
     plan.written = []
     if contents.has_object_graph:
         plan.warnings.append(
@@ -55,13 +67,12 @@ def _run(plan, contents, output, dry_run, force):
             "the result is a name-based (tf.train.Saver) checkpoint"
             % contents.prefix)
     if not dry_run:
-        checkpoint_io.check_output(plan.output, contents.prefix, force)
+        files.check_output(plan.output, contents.prefix, force)
     plan.emit_warnings()
     if dry_run:
         return plan
     tensors = plan.apply(contents.read)
-    plan.written = checkpoint_io.write_checkpoint(plan.output, tensors,
-                                                  force=force)
+    plan.written = files.write_checkpoint(plan.output, tensors, force=force)
     return plan
 
 
@@ -106,8 +117,8 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
       InvalidLayoutError, UnsupportedVariableError, CheckpointError.
     """
     _check_eps(eps)
-    contents = checkpoint_io.CheckpointContents(checkpoint)
-    plan = checkpoint_plan.plan_convert(
+    contents = files.CheckpointContents(checkpoint)
+    plan = plan_convert(
         contents.variables, include=include, exclude=exclude,
         layouts_hints=layouts, keep_slots=keep_slots, eps=eps)
     return _run(plan, contents, output, dry_run, force)
@@ -147,8 +158,8 @@ def fold_checkpoint(checkpoint, output, include=None, exclude=None,
       variant.
     """
     _check_eps(eps)
-    contents = checkpoint_io.CheckpointContents(checkpoint)
-    plan = checkpoint_plan.plan_fold(
+    contents = files.CheckpointContents(checkpoint)
+    plan = plan_fold(
         contents.variables, include=include, exclude=exclude,
         layouts_hints=layouts, keep_slots=keep_slots, eps=eps, naming=naming,
         ws=ws, ws_variant=ws_variant)
@@ -164,7 +175,7 @@ def inspect_checkpoint(checkpoint, layouts=None, ws=None):
       ws: regex (or list) of kernels to mark weight-standardized.
 
     Returns:
-      A list of `checkpoint_inspect.LayerGroup` ``(scope, kind, layout,
+      A list of `inspection.LayerGroup` ``(scope, kind, layout,
       entries)``; kind is ``plain``, ``weight-normalized``,
       ``weight-normalized cell``, ``TF1 cell``, ``weight-standardized`` or
       ``other``; entries are ``(name, shape, dtype, role)``.
@@ -172,5 +183,5 @@ def inspect_checkpoint(checkpoint, layouts=None, ws=None):
     Raises:
       CheckpointNotFoundError: no checkpoint at `checkpoint`.
     """
-    contents = checkpoint_io.CheckpointContents(checkpoint)
-    return checkpoint_inspect.classify(contents.variables, layouts, ws)
+    contents = files.CheckpointContents(checkpoint)
+    return inspection.classify(contents.variables, layouts, ws)

@@ -1,13 +1,10 @@
 """Errors and warnings of the checkpoint tools (`tf1_wn.checkpoint`).
 
-Every error derives from `CheckpointError` (a `ValueError`), so callers and
-the `tf1-wn` command line catch one class; the command line turns it into
-exit status 1.
+Every error derives from `CheckpointError` (a `tf1_wn.Error` and a
+`ValueError`), so callers and the `tf1-wn` command line catch one class; the
+command line turns it into exit status 1.
 """
-
-
-class CheckpointError(ValueError):
-    """Base class: a checkpoint cannot be read, planned or written."""
+from tf1_wn.errors import CheckpointError, LayoutError
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
@@ -34,5 +31,11 @@ class CheckpointWarning(UserWarning):
     """Something was dropped or left unchanged on purpose (see the plan)."""
 
 
-class InvalidLayoutError(CheckpointError):
+class InvalidLayoutError(CheckpointError, LayoutError):
     """A layout hint or a variable's shape does not fit the kernel kind."""
+
+
+__all__ = ["CheckpointError", "CheckpointNotFoundError", "OutputExistsError",
+           "AmbiguousLayoutError", "NameCollisionError",
+           "UnsupportedVariableError", "CheckpointWarning",
+           "InvalidLayoutError"]

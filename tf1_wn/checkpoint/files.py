@@ -12,8 +12,9 @@ import uuid
 
 import numpy as np
 
-from tf1_wn import checkpoint_errors as errors
+from tf1_wn.checkpoint import errors
 from tf1_wn._tf import tf
+from tf1_wn.checkpoint.plan import VariableInfo
 
 _gfile = tf.io.gfile
 
@@ -66,7 +67,6 @@ class CheckpointContents(object):
     """
 
     def __init__(self, path):
-        from tf1_wn.checkpoint_plan import VariableInfo
         self.prefix = resolve_checkpoint(path)
         try:
             self._reader = tf.train.load_checkpoint(self.prefix)

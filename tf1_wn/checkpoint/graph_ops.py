@@ -6,18 +6,18 @@ it by running `assign_from_kernel` with the old kernel values (a restored
 variable, a constant or a placeholder), or export by evaluating
 `folded_kernel`.
 """
-from tf1_wn import kernel_layouts as layouts
+from tf1_wn import kernel_kinds
 from tf1_wn import normalization
 from tf1_wn._tf import tf
 
 
 def _kind_for(kind, rank):
     if kind is None:
-        kind = layouts.default_kind(rank)
+        kind = kernel_kinds.default_kind(rank)
         if kind is None:
             raise ValueError("kind=None needs a kernel of rank 2..5, got rank "
                              "%d" % rank)
-    layouts.check_kind(kind, [None] * rank)
+    kernel_kinds.check_kind(kind, [None] * rank)
     return kind
 
 
@@ -33,9 +33,9 @@ def kernel_norm(kernel, kind=None, eps=0.0):
 
     Args:
       kernel: tensor in a plain TF layout.
-      kind: a `kernel_layouts.LAYER_KINDS` key; None means dense for rank 2
+      kind: a `tf1_wn.kernel_kinds.LAYER_KINDS` key; None means dense for rank 2
         and ``conv1d/2d/3d`` (channels last) for ranks 3-5.  Pass
-        ``'conv2d_transpose'`` or ``'depthwise_conv2d'`` for those layouts.
+        ``'conv2d_transpose'`` or ``'depthwise_conv2d'`` for those kernel_kinds.
       eps: added to the sum of squares.
 
     Returns:
@@ -43,7 +43,7 @@ def kernel_norm(kernel, kind=None, eps=0.0):
     """
     kernel = tf.convert_to_tensor(kernel)
     kind = _kind_for(kind, _static_rank(kernel, "kernel"))
-    axes = layouts.reduce_axes(kind, kernel.shape.ndims)
+    axes = kernel_kinds.reduce_axes(kind, kernel.shape.ndims)
     stats = tf.cast(kernel, normalization.statistics_dtype(kernel.dtype))
     norm = tf.sqrt(tf.reduce_sum(tf.square(stats), axis=axes) + eps)
     return tf.cast(tf.reshape(norm, [-1]), kernel.dtype)
@@ -103,7 +103,7 @@ def folded_kernel(v, g, kind=None, eps=normalization.DEFAULT_EPS):
     v = tf.convert_to_tensor(v)
     kind = _kind_for(kind, _static_rank(v, "v"))
     return normalization.normalize_weight(
-        v, g, layouts.reduce_axes(kind, v.shape.ndims), eps)
+        v, g, kernel_kinds.reduce_axes(kind, v.shape.ndims), eps)
 
 
 def assign_cell_from_kernel(input_v, input_g, recurrent_v, recurrent_g,

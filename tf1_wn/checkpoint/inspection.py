@@ -10,9 +10,9 @@ import collections
 
 import numpy as np
 
-from tf1_wn import checkpoint_errors as errors
-from tf1_wn import checkpoint_names as names_mod
-from tf1_wn import checkpoint_plan as plan_mod
+from tf1_wn.checkpoint import errors
+from tf1_wn.checkpoint import names as names_mod
+from tf1_wn.checkpoint.fold_plan import fold_kind
 
 #: One variable: name, shape (list), dtype name, role (``kernel``, ``v``,
 #: ``g``, ``bias``, ``gain``, ``input/v``..., ``slot of X``,
@@ -20,12 +20,15 @@ from tf1_wn import checkpoint_plan as plan_mod
 Entry = collections.namedtuple("Entry", ["name", "shape", "dtype", "role"])
 
 #: One layer group: scope, kind (see the module doc), layout (kernel kind,
-#: ``'ambiguous'`` or ''), entries.
+#: ``'ambiguous'``, ``'invalid'`` or ''), entries.
 LayerGroup = collections.namedtuple("LayerGroup",
                                     ["scope", "kind", "layout", "entries"])
 
 _ROLES = set(names_mod.KERNEL_NAMES + names_mod.DEPTHWISE_NAMES
              + names_mod.BIAS_NAMES + ("v", "g", "gain"))
+_CELL_PARTS = ("input/v", "input/g", "recurrent/v", "recurrent/g")
+
+split, join = names_mod.split_name, names_mod.join_name
 
 
 def _dtype_name(dtype):
@@ -33,6 +36,89 @@ def _dtype_name(dtype):
         return np.dtype(dtype).name
     except TypeError:
         return str(dtype)
+
+
+def _group_scopes(variables, parents):
+    """``scope -> member names``: each variable under its layer's scope
+    (slots and shadows under their variable's, a WN cell's ``input/*`` and
+    ``recurrent/*`` under the cell's)."""
+    def root(name):
+        while parents[name] is not None:
+            name = parents[name]
+        return name
+
+    def group_of(primary):
+        scope, _ = split(primary)
+        parent, last = split(scope)
+        if last in ("input", "recurrent") and all(
+                join(parent, part) in variables for part in _CELL_PARTS):
+            return parent
+        return scope
+
+    members = collections.defaultdict(list)
+    for name in sorted(variables):
+        members[group_of(root(name))].append(name)
+    return members
+
+
+def _layout(compute):
+    """``compute()``, or ``'ambiguous'``/``'invalid'`` when it raises so."""
+    try:
+        return compute()
+    except errors.AmbiguousLayoutError:
+        return "ambiguous"
+    except errors.InvalidLayoutError:
+        return "invalid"
+
+
+def _plain_kind(variables, scope, local, hints, ws_filters):
+    """``(kind, layout)`` of a group holding a ``kernel``/``weights``, or
+    ``('other', '')``."""
+    kernels = [b for b in names_mod.KERNEL_NAMES + names_mod.DEPTHWISE_NAMES
+               if b in local]
+    if not kernels:
+        return "other", ""
+    name = join(scope, kernels[0])
+    shape = variables[name].shape
+    hint = names_mod.hinted_kind(name, hints)
+    cell = _layout(lambda: names_mod.cell_kind(name, hint)
+                   if kernels[0] in names_mod.KERNEL_NAMES else None)
+    if cell in ("ambiguous", "invalid"):
+        return "other", cell
+    if "gain" in local or any(r.search(name) for r in ws_filters):
+        return "weight-standardized", _layout(
+            lambda: names_mod.layer_kind(name, shape, hint) or "")
+    if cell is not None:
+        return "TF1 cell", cell
+    layout = _layout(lambda: names_mod.layer_kind(name, shape, hint))
+    if layout and layout not in ("ambiguous", "invalid"):
+        return "plain", layout
+    return "other", layout or ""
+
+
+def _group_kind(variables, scope, local, hints, ws_filters):
+    """``(kind, layout)`` of one group from its primary variables `local`
+    (names relative to `scope`)."""
+    if "input/v" in local and "recurrent/v" in local:
+        return "weight-normalized cell", "dense"
+    if "v" in local and "g" in local:
+        return "weight-normalized", _layout(lambda: fold_kind(
+            variables, hints, join(scope, "v"), join(scope, "g")))
+    return _plain_kind(variables, scope, local, hints, ws_filters)
+
+
+def _role(name, scope, kind, parent):
+    """The role of variable `name` in its group (see `Entry`)."""
+    if parent is not None:
+        suffix = name[len(parent) + 1:]
+        what = ("moving average of %s" if suffix == names_mod.EMA_SUFFIX
+                else "slot of %s")
+        return what % split(parent)[1]
+    rel = name[len(scope) + 1:] if scope else name
+    if rel in _ROLES or (kind.endswith("cell") and rel.count("/") == 1
+                         and split(rel)[1] in ("v", "g")):
+        return rel
+    return "other"
 
 
 def classify(variables, layouts_hints=None, ws=None):
@@ -45,87 +131,23 @@ def classify(variables, layouts_hints=None, ws=None):
 
     Returns:
       A list of `LayerGroup`, sorted by scope.
+
+    Raises:
+      InvalidLayoutError: a malformed layout hint.
+      CheckpointError: a bad `ws` regular expression.
     """
     hints = names_mod.parse_layouts(layouts_hints)
     ws_filters = names_mod.compile_filters(ws, "ws pattern")
     parents = names_mod.find_parents(variables)
-    split, join = names_mod.split_name, names_mod.join_name
-
-    def root(name):
-        while parents[name] is not None:
-            name = parents[name]
-        return name
-
-    def wn_cell_scope(scope):
-        parent, last = split(scope)
-        if last in ("input", "recurrent") and all(
-                join(parent, p) in variables
-                for p in ("input/v", "input/g", "recurrent/v",
-                          "recurrent/g")):
-            return parent
-        return None
-
-    def group_of(primary):
-        scope, _ = split(primary)
-        cell = wn_cell_scope(scope)
-        return cell if cell is not None else scope
-
-    members = collections.defaultdict(list)
-    for name in sorted(variables):
-        members[group_of(root(name))].append(name)
-
     groups = []
-    for scope in sorted(members):
-        names = members[scope]
-        kind, layout = "other", ""
+    for scope, names in sorted(_group_scopes(variables, parents).items()):
         local = {n[len(scope) + 1:] if scope else n for n in names
                  if parents[n] is None}
-        try:
-            if "input/v" in local and "recurrent/v" in local:
-                kind, layout = "weight-normalized cell", "dense"
-            elif "v" in local and "g" in local:
-                kind = "weight-normalized"
-                layout = plan_mod.fold_kind(variables, hints, join(scope, "v"),
-                                            join(scope, "g"))
-            else:
-                kernels = [b for b in names_mod.KERNEL_NAMES
-                           + names_mod.DEPTHWISE_NAMES if b in local]
-                if kernels:
-                    kname = join(scope, kernels[0])
-                    hint = names_mod.hinted_kind(kname, hints)
-                    cell = (names_mod.cell_kind(kname, hint)
-                            if kernels[0] in names_mod.KERNEL_NAMES else None)
-                    if "gain" in local or any(r.search(kname)
-                                              for r in ws_filters):
-                        kind = "weight-standardized"
-                        layout = names_mod.layer_kind(
-                            kname, variables[kname].shape, hint) or ""
-                    elif cell is not None:
-                        kind, layout = "TF1 cell", cell
-                    else:
-                        layout = names_mod.layer_kind(
-                            kname, variables[kname].shape, hint)
-                        kind = "plain" if layout else "other"
-                        layout = layout or ""
-        except errors.AmbiguousLayoutError:
-            layout = "ambiguous"
-        except errors.InvalidLayoutError:
-            layout = "invalid"
-        entries = []
-        for name in names:
-            info = variables[name]
-            parent = parents[name]
-            if parent is not None:
-                suffix = name[len(parent) + 1:]
-                role = ("moving average of %s" if suffix ==
-                        names_mod.EMA_SUFFIX else "slot of %s") % split(
-                            parent)[1]
-            else:
-                rel = name[len(scope) + 1:] if scope else name
-                role = rel if (rel in _ROLES or kind.endswith("cell")
-                               and rel.count("/") == 1
-                               and split(rel)[1] in ("v", "g")) else "other"
-            entries.append(Entry(name, list(info.shape),
-                                 _dtype_name(info.dtype), role))
+        kind, layout = _group_kind(variables, scope, local, hints,
+                                   ws_filters)
+        entries = [Entry(name, list(variables[name].shape),
+                         _dtype_name(variables[name].dtype),
+                         _role(name, scope, kind, parents[name]))
+                   for name in names]
         groups.append(LayerGroup(scope, kind, layout, entries))
     return groups

@@ -16,10 +16,12 @@ Pure Python: works on names and shapes only.  Rules (docs/checkpoints.md):
   (LSTM, 4 gate blocks), ``basic_rnn_cell`` (1 block) or
   ``gru_cell/gates`` / ``gru_cell/candidate`` (2 / 1 blocks).
 """
+import collections
 import re
 
-from tf1_wn import checkpoint_errors as errors
-from tf1_wn import kernel_layouts as layouts
+from tf1_wn import kernel_kinds
+from tf1_wn.checkpoint import errors
+from tf1_wn.errors import LayoutError
 
 KERNEL_NAMES = ("kernel", "weights")
 DEPTHWISE_NAMES = ("depthwise_kernel", "depthwise_weights")
@@ -29,6 +31,14 @@ LSTM_SCOPES = ("basic_lstm_cell", "lstm_cell")
 RNN_SCOPES = ("basic_rnn_cell",)
 _TRANSPOSE_WORDS = ("transpose", "deconv")
 _DEPTHWISE_WORD = "depthwise"
+
+#: The names `fold` gives the plain variables, by naming convention.
+FoldNames = collections.namedtuple("FoldNames",
+                                   ["kernel", "depthwise", "bias"])
+FOLD_NAMING = {
+    "tf": FoldNames("kernel", "depthwise_kernel", "bias"),
+    "slim": FoldNames("weights", "depthwise_weights", "biases"),
+}
 
 
 def split_name(name):
@@ -60,26 +70,39 @@ def parse_layouts(layout_hints):
     if hasattr(layout_hints, "items"):
         items = list(layout_hints.items())
     else:
-        items = []
-        for entry in layout_hints:
-            pattern, sep, kind = str(entry).rpartition("=")
-            if not sep or not pattern:
-                raise errors.InvalidLayoutError(
-                    "layout hint %r is not of the form REGEX=KIND" % (entry,))
-            items.append((pattern, kind))
-    compiled = []
-    for pattern, kind in items:
-        if kind not in layouts.HINT_KINDS:
-            raise errors.InvalidLayoutError(
-                "layout hint %r: unknown kind %r; expected one of %s"
-                % (pattern, kind, ", ".join(layouts.HINT_KINDS)))
-        try:
-            compiled.append((re.compile(pattern), kind))
-        except re.error as error:
-            raise errors.InvalidLayoutError(
-                "layout hint %r: bad regular expression: %s"
-                % (pattern, error)) from None
-    return compiled
+        items = [split_layout_hint(entry) for entry in layout_hints]
+    return [compile_layout_hint(pattern, kind) for pattern, kind in items]
+
+
+def split_layout_hint(text):
+    """``'REGEX=KIND'`` -> ``('REGEX', 'KIND')`` (split at the last ``=``).
+
+    Raises:
+      InvalidLayoutError: no ``=`` or an empty REGEX.
+    """
+    pattern, sep, kind = str(text).rpartition("=")
+    if not sep or not pattern:
+        raise errors.InvalidLayoutError(
+            f"layout hint {text!r} is not of the form REGEX=KIND")
+    return pattern, kind
+
+
+def compile_layout_hint(pattern, kind):
+    """Checks one layout hint; returns ``(compiled_regex, kind)``.
+
+    Raises:
+      InvalidLayoutError: unknown kind or bad regular expression.
+    """
+    if kind not in kernel_kinds.HINT_KINDS:
+        raise errors.InvalidLayoutError(
+            f"layout hint {pattern!r}: unknown kind {kind!r}; expected one "
+            f"of {', '.join(kernel_kinds.HINT_KINDS)}")
+    try:
+        return re.compile(pattern), kind
+    except re.error as error:
+        raise errors.InvalidLayoutError(
+            f"layout hint {pattern!r}: bad regular expression: "
+            f"{error}") from None
 
 
 def hinted_kind(name, hints):
@@ -132,19 +155,20 @@ def cell_kind(name, hint=None):
     return None
 
 
-def _ambiguous(name, shape, why):
+def ambiguous(name, shape, why):
+    """The `AmbiguousLayoutError` for kernel `name`, with the hint to give."""
     return errors.AmbiguousLayoutError(
         "ambiguous kernel layout for %r (shape %s): %s. Say which with a "
         "layout hint, e.g. --layout '%s=conv2d_transpose' on the command "
         "line or layouts={%r: 'depthwise_conv2d'} in Python (kinds: %s)"
         % (name, list(shape), why, re.escape(name), re.escape(name),
-           ", ".join(layouts.HINT_KINDS)))
+           ", ".join(kernel_kinds.HINT_KINDS)))
 
 
 def _check(kind, name, shape, source):
     try:
-        layouts.check_kind(kind, shape)
-    except layouts.LayoutError as error:
+        kernel_kinds.check_kind(kind, shape)
+    except LayoutError as error:
         raise errors.InvalidLayoutError("%s for %r: %s" % (source, name, error)
                                         ) from None
 
@@ -160,7 +184,7 @@ def layer_kind(name, shape, hint=None, trust_depthwise_scope=False):
         depthwise conv (used when folding, where g's size confirms it).
 
     Returns:
-      A key of `kernel_layouts.LAYER_KINDS`, or None when the rank is not
+      A key of `kernel_kinds.LAYER_KINDS`, or None when the rank is not
       2..5 (such a variable is left alone).
 
     Raises:
@@ -185,21 +209,21 @@ def layer_kind(name, shape, hint=None, trust_depthwise_scope=False):
     own_transpose = any(word in own for word in _TRANSPOSE_WORDS)
     own_depthwise = _DEPTHWISE_WORD in own
     if own_transpose and own_depthwise:
-        raise _ambiguous(name, shape, "its scope %r mentions both a "
+        raise ambiguous(name, shape, "its scope %r mentions both a "
                          "transposed and a depthwise conv" % own)
     if own_transpose:
-        return layouts.default_kind(rank, transposed=True)
+        return kernel_kinds.default_kind(rank, transposed=True)
     if own_depthwise:
         if trust_depthwise_scope and rank == 4:
             return "depthwise_conv2d"
-        raise _ambiguous(name, shape, "its scope %r says depthwise but the "
+        raise ambiguous(name, shape, "its scope %r says depthwise but the "
                          "variable is not named depthwise_kernel or "
                          "depthwise_weights" % own)
     if any(word in enclosing for word in _TRANSPOSE_WORDS + (_DEPTHWISE_WORD,)):
-        raise _ambiguous(name, shape, "an enclosing scope (%r) mentions a "
+        raise ambiguous(name, shape, "an enclosing scope (%r) mentions a "
                          "transposed or depthwise conv but the layer's own "
                          "scope %r does not" % (enclosing, own))
-    return layouts.default_kind(rank)
+    return kernel_kinds.default_kind(rank)
 
 
 def find_parents(names):

@@ -1,21 +1,61 @@
-"""Builds one weight-normalized layer from a kernel geometry.
+"""What every layer builder shares.
 
-The functional layers (`tf1_wn.layers`) and the layer objects
-(`tf1_wn.modules`) are thin over `build_weight_norm_layer`; the math is in
-`tf1_wn.normalization`, the shapes and ops in `tf1_wn.kernels`.
+The weight-normalized (`tf1_wn.layers.weight_norm`) and weight-standardized
+(`tf1_wn.layers.weight_std`) builders go through these helpers: the
+layer's variable scope, the input checks, one `make_variables` for the
+kernel-shaped and per-channel variables, the EMA reads, the bias add, and
+`LayerObject`, the base of the layer objects.
 """
 import collections
 
-from tf1_wn import data_init
-from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn._tf import tf
+from tf1_wn.errors import NotConnectedError
 
-#: The variables of one weight-normalized layer (bias is None without one).
-WeightNormVariables = collections.namedtuple(
-    "WeightNormVariables", ["v", "g", "bias"])
-
+#: Standard deviation of the default normal initializer of ``v`` and
+#: ``kernel``.  For weight norm the direction's scale does not change the
+#: output; for weight standardization it sets the effective learning rate.
 DEFAULT_KERNEL_INITIALIZER_STDDEV = 0.05
+
+#: One variable of a layer: its name, its initializer (None: the default
+#: of `make_variables`) and whether it is trainable.  ``per_channel``
+#: variables have shape ``[out_channels]``, the others the kernel's shape.
+VariableSpec = collections.namedtuple(
+    "VariableSpec", ["name", "per_channel", "initializer", "default",
+                     "trainable"])
+
+
+def kernel_spec(name, initializer):
+    """The spec of the kernel-shaped variable (``v`` or ``kernel``)."""
+    return VariableSpec(name, False, initializer, tf.random_normal_initializer(
+        0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV), True)
+
+
+def channel_spec(name, initializer, default, trainable=True):
+    """The spec of a per-output-channel variable (``g``, ``gain``,
+    ``bias``)."""
+    return VariableSpec(name, True, initializer, default, trainable)
+
+
+def make_variables(geometry, in_channels, dtype, specs):
+    """Creates (or reuses) a layer's variables in the current scope.
+
+    Args:
+      geometry: a `tf1_wn.geometry` object.
+      in_channels: the static number of input channels.
+      dtype: the variables' dtype.
+      specs: `VariableSpec`s in creation order; None entries stand for
+        absent variables.
+
+    Returns:
+      A list with one variable (or None) per entry of `specs`.
+    """
+    kernel_shape = geometry.kernel_shape(in_channels)
+    channels = [geometry.out_channels(in_channels)]
+    return [None if spec is None else tf.get_variable(
+        spec.name, channels if spec.per_channel else kernel_shape, dtype,
+        initializer=spec.initializer or spec.default,
+        trainable=spec.trainable) for spec in specs]
 
 
 def layer_scope(scope, default_name, reuse):
@@ -31,23 +71,25 @@ def layer_scope(scope, default_name, reuse):
     return tf.variable_scope(scope, reuse=reuse)
 
 
-def check_activation(activation):
-    if activation is not None and not callable(activation):
-        raise TypeError(
-            f"`activation` must be a callable such as tf.nn.relu or None, got "
-            f"{activation!r}.")
-
-
 def averaged(ema, variable):
     """The EMA shadow of `variable`, or `variable` if it is not trained.
 
     A non-trainable variable (g with ``trainable_g=False``) only changes in
-    data init, after which `sync_ema` makes its shadow equal to it; when it
-    was left out of ``ema.apply`` the variable itself is that value.
+    data init, after which `tf1_wn.sync_ema` makes its shadow equal to it;
+    when it was left out of ``ema.apply`` the variable itself is that value.
+
+    Args:
+      ema: a `tf.compat.v1.train.ExponentialMovingAverage`.
+      variable: a layer variable, or None.
+
+    Returns:
+      The shadow, the variable itself, or None for None.
 
     Raises:
       ValueError: if a trainable variable has no average.
     """
+    if variable is None:
+        return None
     shadow = ema.average(variable)
     if shadow is not None:
         return shadow
@@ -60,12 +102,21 @@ def averaged(ema, variable):
 
 
 def bias_add(outputs, bias, channels_first):
+    """Adds a per-channel `bias` (a no-op for None)."""
+    if bias is None:
+        return outputs
     return tf.nn.bias_add(
         outputs, bias, data_format="NC..." if channels_first else "N...C")
 
 
 def checked_inputs(geometry, inputs, what, activation):
     """The checks every layer builder starts with.
+
+    Args:
+      geometry: a `tf1_wn.geometry` object.
+      inputs: the input tensor (or something convertible).
+      what: the public name of the builder, for messages.
+      activation: the activation argument.
 
     Returns:
       ``(inputs_tensor, in_channels)``.
@@ -78,99 +129,68 @@ def checked_inputs(geometry, inputs, what, activation):
     validation.assert_graph_mode(what)
     inputs = validation.check_float_tensor("inputs", inputs)
     in_channels = geometry.check_inputs(inputs)
-    check_activation(activation)
+    validation.check_callable("activation", activation)
     return inputs, in_channels
 
 
-def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
-                            use_bias=True, init=False, init_scale=1.0,
-                            trainable_g=True, ema=None,
-                            eps=normalization.DEFAULT_EPS,
-                            kernel_initializer=None, bias_initializer=None,
-                            g_initializer=None, scope=None,
-                            reuse=tf.AUTO_REUSE):
-    """Creates (or reuses) v, g, bias and applies the layer.
+class LayerObject:
+    """Base of the layer objects: one geometry, one scope, its variables.
+
+    The constructor validates the configuration and claims one variable
+    scope (Sonnet's rule: a second object named ``block`` gets
+    ``block_1`` rather than silently sharing the first one's variables);
+    every call builds the graph in that scope and reuses its variables.
+
+    Subclasses set `_build` (a ``build_*_layer`` function returning
+    ``(outputs, variables_namedtuple)``) and pass the validated keyword
+    options it takes.
 
     Args:
-      geometry: a `tf1_wn.kernels` object.
-      inputs: the input tensor.
-      what: the public name of the builder, for error messages.
-      Other arguments: as documented on the functional layers.
-
-    Returns:
-      ``(outputs, WeightNormVariables)``.
+      geometry: a `tf1_wn.geometry` object.
+      options: keyword arguments of `_build`.
+      name: variable scope name (made unique); default the geometry's.
 
     Raises:
       RuntimeError: in eager mode.
-      TypeError: non-float inputs, non-callable activation.
-      ValueError: wrong rank, unknown channel dimension, bad numbers,
-        ``init=True`` together with `ema`.
+      TypeError: a non-callable activation.
     """
-    inputs, in_channels = checked_inputs(geometry, inputs, what, activation)
-    init_scale = validation.positive_number("init_scale", init_scale)
-    eps = validation.non_negative_number("eps", eps)
-    if init and ema is not None:
-        raise ValueError(
-            "`init=True` cannot be combined with `ema`: data init sets the "
-            "raw variables; build the averaged model separately and run "
-            "tf1_wn.sync_ema after init.")
-    dtype = inputs.dtype.base_dtype
-    out_channels = geometry.out_channels(in_channels)
-    channels_first = geometry.channel_axis == 1
 
-    with layer_scope(scope, geometry.default_name, reuse):
-        v = tf.get_variable(
-            "v", geometry.kernel_shape(in_channels), dtype,
-            initializer=kernel_initializer or tf.random_normal_initializer(
-                0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV))
-        g = tf.get_variable(
-            "g", [out_channels], dtype,
-            initializer=g_initializer or tf.ones_initializer(),
-            trainable=trainable_g)
-        bias = None
-        if use_bias:
-            bias = tf.get_variable(
-                "bias", [out_channels], dtype,
-                initializer=bias_initializer or tf.zeros_initializer())
-        variables = WeightNormVariables(v, g, bias)
+    _build = None
 
-        if init:
-            outputs = _data_init_forward(geometry, inputs, variables,
-                                         init_scale, eps)
-        else:
-            if ema is not None:
-                v, g = averaged(ema, v), averaged(ema, g)
-                bias = bias if bias is None else averaged(ema, bias)
-            outputs = _normalized_forward(geometry, inputs, v, g, eps)
-            if bias is not None:
-                outputs = bias_add(outputs, bias, channels_first)
-        if activation is not None:
-            outputs = activation(outputs)
-    return outputs, variables
+    def __init__(self, geometry, options, name=None):
+        validation.assert_graph_mode(f"tf1_wn.{type(self).__name__}")
+        validation.check_callable("activation", options.get("activation"))
+        self._geometry = geometry
+        self._options = options
+        with tf.variable_scope(
+                None, default_name=name or geometry.default_name) as vs:
+            self._scope = vs
+        self._variables = None
 
+    @property
+    def scope_name(self):
+        """The name of the variable scope this layer's variables live in."""
+        return self._scope.name
 
-def _normalized_forward(geometry, inputs, v, g, eps):
-    """``op(inputs, g * v / ||v||)``, scaling the cheaper of kernel and
-    output (the op is linear, so both give the same values)."""
-    if (v.dtype.base_dtype in (tf.float32, tf.float64)
-            and geometry.prefers_output_scaling(inputs)):
-        scale = normalization.channel_scale(v, g, geometry.reduce_axes, eps)
-        return geometry.apply(inputs, v) * tf.reshape(scale, [-1])
-    kernel = normalization.normalize_weight(v, g, geometry.reduce_axes, eps)
-    return geometry.apply(inputs, kernel)
+    def _call(self, inputs, **extra):
+        outputs, self._variables = type(self)._build(
+            self._geometry, inputs, what=f"tf1_wn.{type(self).__name__}",
+            scope=self._scope, reuse=tf.AUTO_REUSE, **self._options, **extra)
+        return outputs
 
+    def _connected(self):
+        if self._variables is None:
+            raise NotConnectedError(
+                f"{type(self).__name__} {self.scope_name!r} has no variables "
+                "yet: call the layer on an input first.")
+        return self._variables
 
-def _data_init_forward(geometry, inputs, variables, init_scale, eps):
-    """Init-mode output; adds the assign ops for g and bias to INIT_OPS."""
-    unit_kernel = normalization.normalize_weight(
-        variables.v, None, geometry.reduce_axes, eps)
-    t = geometry.apply(inputs, unit_kernel)
-    g_value, bias_value, initialized = normalization.data_init_statistics(
-        t, geometry.channel_axis, init_scale,
-        center=variables.bias is not None)
-    assigns = [tf.assign(variables.g, tf.cast(g_value, variables.g.dtype))]
-    if variables.bias is not None:
-        assigns.append(tf.assign(
-            variables.bias, tf.cast(bias_value, variables.bias.dtype)))
-    data_init.add_init_op(tf.group(*assigns, name="data_init"))
-    return initialized
+    @property
+    def bias(self):
+        """The bias variable, or None with ``use_bias=False``."""
+        return self._connected().bias
+
+    @property
+    def variables(self):
+        """The layer's variables, in creation order (absent ones left out)."""
+        return [var for var in self._connected() if var is not None]

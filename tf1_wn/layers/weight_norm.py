@@ -1,74 +1,167 @@
-"""Functional weight-normalized layers.
+"""Weight-normalized layers: the builder, the functional layers, the objects.
 
 Each layer computes ``activation(op(inputs, w) + bias)`` with
-``w = g * v / sqrt(sum(v**2) + eps)``, one g per output channel.  All of
-them are decorated with tf_slim's `add_arg_scope`, so
-``tf_slim.arg_scope([tf1_wn.conv2d, tf1_wn.dense], init=True)`` configures a
-whole model.
+``w = g * v / sqrt(sum(v**2) + eps)``, one g per output channel; the math is
+in `tf1_wn.normalization`, the shapes and ops in `tf1_wn.geometry`.
 
-Arguments shared by every layer:
+The functional layers are decorated with tf_slim's `add_arg_scope`, so
+``tf_slim.arg_scope([tf1_wn.conv2d, tf1_wn.dense], init=True)`` configures
+a whole model.  The objects (`WeightNormDense`, ...) validate their
+configuration in the constructor, claim one variable scope and reuse it on
+every call, in the Sonnet v1 manner.
 
-  activation: callable applied to the output, or None.
-  use_bias: whether to add a per-channel bias.
-  init: data-dependent init mode.  The output is computed from v alone,
-    normalized to per-channel mean 0 and std `init_scale` on this batch, and
-    ops assigning the matching g and bias are added to `tf1_wn.INIT_OPS`
-    (run them with `tf1_wn.init_op()`).
-  init_scale: target standard deviation of the pre-activation after init.
-  trainable_g: when False, g is kept out of TRAINABLE_VARIABLES (data init
-    still sets it).
-  ema: a `tf.compat.v1.train.ExponentialMovingAverage`; read the averaged
-    v, g and bias (Polyak averaging).  Not with `init=True`.
-  eps: added to the sum of squares inside the norm (default
-    `tf1_wn.DEFAULT_EPS` = 1e-12).
-  kernel_initializer, bias_initializer, g_initializer: initializers of v
-    (default normal with std 0.05; the direction's scale does not matter),
-    bias (zeros) and g (ones).
-  scope: variable scope (a string or a VariableScope).  None opens a fresh
-    uniquely named scope on every call.
-  reuse: reuse mode when `scope` is given; the default AUTO_REUSE shares
-    the variables of every call with the same scope.
-
-Variables, created with `tf.compat.v1.get_variable` in the layer's scope:
-``v`` (the plain TF kernel layout), ``g`` and ``bias`` (``[out_channels]``),
-in the input's dtype.  Every layer returns a tensor of the input's dtype and
-raises RuntimeError in eager mode, TypeError for non-float inputs, ValueError
-for a wrong rank, an unknown channel dimension or a bad argument value.
+Variables, created with `tf.compat.v1.get_variable` in the layer's scope
+and in the input's dtype: ``v`` (the plain TF kernel layout), ``g`` and
+``bias`` (``[out_channels]``).
 """
+import collections
+
 from tf_slim.ops.arg_scope import add_arg_scope
 
-from tf1_wn import builder
-from tf1_wn import kernels
-from tf1_wn.normalization import DEFAULT_EPS
+from tf1_wn import data_init
+from tf1_wn import geometry as geometry_lib
+from tf1_wn import normalization
+from tf1_wn import validation
 from tf1_wn._tf import tf
+from tf1_wn.layers import base
+from tf1_wn.layers.docstrings import fill
+from tf1_wn.normalization import DEFAULT_EPS
 
 AUTO_REUSE = tf.AUTO_REUSE
 
+#: The variables of one weight-normalized layer (bias is None without one).
+WeightNormVariables = collections.namedtuple(
+    "WeightNormVariables", ["v", "g", "bias"])
+
+
+def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
+                            use_bias=True, init=False, init_scale=1.0,
+                            trainable_g=True, ema=None, eps=DEFAULT_EPS,
+                            kernel_initializer=None, bias_initializer=None,
+                            g_initializer=None, scope=None,
+                            reuse=AUTO_REUSE):
+    """Creates (or reuses) v, g, bias and applies the layer.
+
+    Args:
+      geometry: a `tf1_wn.geometry` object.
+      inputs: the input tensor.
+      what: the public name of the builder, for error messages.
+      activation, use_bias, init, init_scale, trainable_g, ema, eps,
+      kernel_initializer, bias_initializer, g_initializer, scope, reuse:
+        as the functional layers (`tf1_wn.dense`).
+
+    Returns:
+      ``(outputs, WeightNormVariables)``.
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: non-float inputs, non-callable activation.
+      ValueError: wrong rank, unknown channel dimension, bad numbers,
+        ``init=True`` together with `ema`.
+    """
+    inputs, in_channels = base.checked_inputs(geometry, inputs, what,
+                                              activation)
+    init_scale = validation.positive_number("init_scale", init_scale)
+    eps = validation.non_negative_number("eps", eps)
+    if init and ema is not None:
+        raise ValueError(
+            "`init=True` cannot be combined with `ema`: data init sets the "
+            "raw variables; build the averaged model separately and run "
+            "tf1_wn.sync_ema after init.")
+    with base.layer_scope(scope, geometry.default_name, reuse):
+        variables = WeightNormVariables(*base.make_variables(
+            geometry, in_channels, inputs.dtype.base_dtype, [
+                base.kernel_spec("v", kernel_initializer),
+                base.channel_spec("g", g_initializer, tf.ones_initializer(),
+                                  trainable=trainable_g),
+                base.channel_spec("bias", bias_initializer,
+                                  tf.zeros_initializer()) if use_bias
+                else None]))
+        if init:
+            outputs = _data_init_forward(geometry, inputs, variables,
+                                         init_scale, eps)
+        else:
+            v, g, bias = variables
+            if ema is not None:
+                v, g, bias = (base.averaged(ema, var) for var in variables)
+            outputs = base.bias_add(
+                _normalized_forward(geometry, inputs, v, g, eps), bias,
+                geometry.channel_axis == 1)
+        if activation is not None:
+            outputs = activation(outputs)
+    return outputs, variables
+
+
+def _normalized_forward(geometry, inputs, v, g, eps):
+    """``op(inputs, g * v / ||v||)``, scaling the cheaper of kernel and
+    output (the op is linear, so both give the same values)."""
+    if (v.dtype.base_dtype in (tf.float32, tf.float64)
+            and geometry.prefers_output_scaling(inputs)):
+        scale = normalization.channel_scale(v, g, geometry.reduce_axes, eps)
+        return geometry.apply(inputs, v) * tf.reshape(scale, [-1])
+    kernel = normalization.normalize_weight(v, g, geometry.reduce_axes, eps)
+    return geometry.apply(inputs, kernel)
+
+
+def _data_init_forward(geometry, inputs, variables, init_scale, eps):
+    """Init-mode output; adds the assign ops for g and bias to INIT_OPS."""
+    unit_kernel = normalization.normalize_weight(
+        variables.v, None, geometry.reduce_axes, eps)
+    t = geometry.apply(inputs, unit_kernel)
+    g_value, bias_value, initialized = normalization.data_init_statistics(
+        t, geometry.channel_axis, init_scale,
+        center=variables.bias is not None)
+    assigns = [tf.assign(variables.g, tf.cast(g_value, variables.g.dtype))]
+    if variables.bias is not None:
+        assigns.append(tf.assign(
+            variables.bias, tf.cast(bias_value, variables.bias.dtype)))
+    data_init.add_init_op(tf.group(*assigns, name="data_init"))
+    return initialized
+
+
+_COMMON_ARGUMENTS = (
+    "activation", "use_bias", "init", "init_scale", "trainable_g", "ema",
+    "eps", "kernel_initializer", "bias_initializer", "g_initializer", "scope",
+    "reuse")
+
+
+def _build(geometry, what, arguments):
+    """Builds the layer from a layer function's ``locals()``; the output."""
+    common = {name: arguments[name] for name in _COMMON_ARGUMENTS}
+    return build_weight_norm_layer(geometry, arguments["inputs"], what=what,
+                                   **common)[0]
+
+
+# -- functional layers ----------------------------------------------------
 
 @add_arg_scope
+@fill
 def dense(inputs, units, activation=None, use_bias=True, init=False,
           init_scale=1.0, trainable_g=True, ema=None, eps=DEFAULT_EPS,
           kernel_initializer=None, bias_initializer=None, g_initializer=None,
           scope=None, reuse=AUTO_REUSE):
     """Weight-normalized fully connected layer over the last axis.
 
+    v is ``[in, units]``, normalized over axis 0.
+
     Args:
       inputs: float tensor ``[batch, ..., in]`` with a known last dimension.
       units: number of output units.
-      (others: see the module docstring)
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
 
     Returns:
-      Tensor ``[batch, ..., units]``.
+      Tensor ``[batch, ..., units]`` in the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_norm_raises}
     """
-    geometry = kernels.Dense(units, name="dense")
-    return builder.build_weight_norm_layer(
-        geometry, inputs, what="tf1_wn.dense", **_common(locals()))[0]
+    return _build(geometry_lib.Dense(units, name="dense"), "tf1_wn.dense",
+                  locals())
 
 
 @add_arg_scope
+@fill
 def nin(inputs, units, activation=None, use_bias=True, init=False,
         init_scale=1.0, trainable_g=True, ema=None, eps=DEFAULT_EPS,
         kernel_initializer=None, bias_initializer=None, g_initializer=None,
@@ -81,28 +174,28 @@ def nin(inputs, units, activation=None, use_bias=True, init=False,
     Args:
       inputs: float tensor ``[batch, ..., channels]``.
       units: number of output channels.
-      (others: see the module docstring)
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
 
     Returns:
-      Tensor ``[batch, ..., units]``.
+      Tensor ``[batch, ..., units]`` in the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_norm_raises}
     """
-    geometry = kernels.Dense(units, name="nin")
-    return builder.build_weight_norm_layer(
-        geometry, inputs, what="tf1_wn.nin", **_common(locals()))[0]
+    return _build(geometry_lib.Dense(units, name="nin"), "tf1_wn.nin",
+                  locals())
 
 
-def _conv(n_spatial, inputs, filters, kernel_size, strides, padding,
-          dilation_rate, data_format, what, common):
-    geometry = kernels.Conv(n_spatial, filters, kernel_size, strides, padding,
-                            dilation_rate, data_format)
-    return builder.build_weight_norm_layer(
-        geometry, inputs, what=what, **common)[0]
+def _conv_geometry(n_spatial, arguments):
+    return geometry_lib.Conv(
+        n_spatial, arguments["filters"], arguments["kernel_size"],
+        arguments["strides"], arguments["padding"],
+        arguments["dilation_rate"], arguments["data_format"])
 
 
 @add_arg_scope
+@fill
 def conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
            dilation_rate=1, data_format="NWC", activation=None, use_bias=True,
            init=False, init_scale=1.0, trainable_g=True, ema=None,
@@ -114,23 +207,25 @@ def conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
       inputs: ``[batch, width, in]`` ('NWC') or ``[batch, in, width]``
         ('NCW').
       filters: number of output channels.
-      kernel_size, strides, dilation_rate: int or 1-tuple.
+      kernel_size: int or 1-tuple.
+      strides: int or 1-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      dilation_rate: int or 1-tuple; > 1 only with stride 1.
       data_format: 'NWC' or 'NCW'.
-      (others: see the module docstring)
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
 
     Returns:
-      The output tensor, in `data_format`.
+      The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_norm_raises}
     """
-    return _conv(1, inputs, filters, kernel_size, strides, padding,
-                 dilation_rate, data_format, "tf1_wn.conv1d",
-                 _common(locals()))
+    return _build(_conv_geometry(1, locals()), "tf1_wn.conv1d", locals())
 
 
 @add_arg_scope
+@fill
 def conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
            dilation_rate=1, data_format="NHWC", activation=None,
            use_bias=True, init=False, init_scale=1.0, trainable_g=True,
@@ -143,24 +238,26 @@ def conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
       inputs: ``[batch, height, width, in]`` ('NHWC') or
         ``[batch, in, height, width]`` ('NCHW').
       filters: number of output channels.
-      kernel_size, strides, dilation_rate: int or 2-tuple.
+      kernel_size: int or 2-tuple.
+      strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs, as
         `tf.nn.conv2d` takes them.
+      dilation_rate: int or 2-tuple; > 1 only with stride 1.
       data_format: 'NHWC' or 'NCHW'.
-      (others: see the module docstring)
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
 
     Returns:
-      The output tensor, in `data_format`.
+      The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_norm_raises}
     """
-    return _conv(2, inputs, filters, kernel_size, strides, padding,
-                 dilation_rate, data_format, "tf1_wn.conv2d",
-                 _common(locals()))
+    return _build(_conv_geometry(2, locals()), "tf1_wn.conv2d", locals())
 
 
 @add_arg_scope
+@fill
 def conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
            dilation_rate=1, data_format="NDHWC", activation=None,
            use_bias=True, init=False, init_scale=1.0, trainable_g=True,
@@ -172,23 +269,25 @@ def conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
     Args:
       inputs: 'NDHWC' or 'NCDHW' tensor.
       filters: number of output channels.
-      kernel_size, strides, dilation_rate: int or 3-tuple.
+      kernel_size: int or 3-tuple.
+      strides: int or 3-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      dilation_rate: int or 3-tuple; > 1 only with stride 1.
       data_format: 'NDHWC' or 'NCDHW'.
-      (others: see the module docstring)
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
 
     Returns:
-      The output tensor, in `data_format`.
+      The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_norm_raises}
     """
-    return _conv(3, inputs, filters, kernel_size, strides, padding,
-                 dilation_rate, data_format, "tf1_wn.conv3d",
-                 _common(locals()))
+    return _build(_conv_geometry(3, locals()), "tf1_wn.conv3d", locals())
 
 
 @add_arg_scope
+@fill
 def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
                      data_format="NHWC", activation=None, use_bias=True,
                      init=False, init_scale=1.0, trainable_g=True, ema=None,
@@ -205,25 +304,26 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
     Args:
       inputs: 'NHWC' or 'NCHW' tensor.
       filters: number of output channels.
-      kernel_size, strides: int or 2-tuple.
+      kernel_size: int or 2-tuple.
+      strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
-      (others: see the module docstring)
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
 
     Returns:
-      The output tensor, in `data_format`.
+      The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_norm_raises}
     """
-    geometry = kernels.ConvTranspose(filters, kernel_size, strides, padding,
-                                     data_format)
-    return builder.build_weight_norm_layer(
-        geometry, inputs, what="tf1_wn.conv2d_transpose",
-        **_common(locals()))[0]
+    geometry = geometry_lib.ConvTranspose(filters, kernel_size, strides,
+                                          padding, data_format)
+    return _build(geometry, "tf1_wn.conv2d_transpose", locals())
 
 
 @add_arg_scope
+@fill
 def depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
                      padding="SAME", dilation_rate=1, data_format="NHWC",
                      activation=None, use_bias=True, init=False,
@@ -239,32 +339,226 @@ def depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
 
     Args:
       inputs: 'NHWC' or 'NCHW' tensor.
+      kernel_size: int or 2-tuple.
+      depth_multiplier: output channels per input channel.
+      strides: int or 2-tuple with equal entries.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      dilation_rate: int or 2-tuple; > 1 only with stride 1.
+      data_format: 'NHWC' or 'NCHW'.
+      {init_arg}
+      {weight_norm_args}
+      {scope_args}
+
+    Returns:
+      The output tensor, in `data_format` and the input's dtype.
+
+    {weight_norm_raises}
+    """
+    geometry = geometry_lib.DepthwiseConv(kernel_size, depth_multiplier,
+                                          strides, padding, dilation_rate,
+                                          data_format)
+    return _build(geometry, "tf1_wn.depthwise_conv2d", locals())
+
+
+# -- layer objects --------------------------------------------------------
+
+class _WeightNormLayer(base.LayerObject):
+    """Base of the weight-normalized layer objects."""
+
+    _build = staticmethod(build_weight_norm_layer)
+
+    def __init__(self, geometry, activation=None, use_bias=True,
+                 init_scale=1.0, trainable_g=True, ema=None, eps=DEFAULT_EPS,
+                 kernel_initializer=None, bias_initializer=None,
+                 g_initializer=None, name=None):
+        super().__init__(geometry, dict(
+            activation=activation, use_bias=use_bias,
+            init_scale=validation.positive_number("init_scale", init_scale),
+            trainable_g=trainable_g, ema=ema,
+            eps=validation.non_negative_number("eps", eps),
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, g_initializer=g_initializer),
+            name=name)
+
+    def __call__(self, inputs, init=False):
+        """Applies the layer; the first call creates the variables.
+
+        Args:
+          inputs: float tensor, as the matching functional layer takes.
+          init: data-dependent init mode (see `tf1_wn.dense`): the output
+            is normalized on this batch and the assigns of g and bias are
+            added to `tf1_wn.INIT_OPS`.
+
+        Returns:
+          The output tensor.
+
+        Raises:
+          RuntimeError: in eager mode.
+          TypeError: non-float inputs.
+          ValueError: a wrong input rank or an unknown channel dimension.
+        """
+        return self._call(inputs, init=init)
+
+    @property
+    def v(self):
+        """The direction variable (plain kernel layout)."""
+        return self._connected().v
+
+    @property
+    def g(self):
+        """The per-output-channel gain variable."""
+        return self._connected().g
+
+
+@fill
+class WeightNormDense(_WeightNormLayer):
+    """Weight-normalized dense layer object (see `tf1_wn.dense`).
+
+    Args:
+      units: number of output units.
+      {weight_norm_args}
+      {name_arg}
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
+    """
+
+    def __init__(self, units, name=None, **options):
+        super().__init__(geometry_lib.Dense(units), name=name, **options)
+
+
+@fill
+class WeightNormConv1D(_WeightNormLayer):
+    """Weight-normalized 1-D convolution object (see `tf1_wn.conv1d`).
+
+    Args:
+      filters: number of output channels.
+      kernel_size, strides, dilation_rate: int or 1-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NWC' or 'NCW'.
+      {weight_norm_args}
+      {name_arg}
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME",
+                 dilation_rate=1, data_format="NWC", name=None, **options):
+        super().__init__(
+            geometry_lib.Conv(1, filters, kernel_size, strides, padding,
+                              dilation_rate, data_format),
+            name=name, **options)
+
+
+@fill
+class WeightNormConv2D(_WeightNormLayer):
+    """Weight-normalized 2-D convolution object (see `tf1_wn.conv2d`).
+
+    Args:
+      filters: number of output channels.
+      kernel_size, strides, dilation_rate: int or 2-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NHWC' or 'NCHW'.
+      {weight_norm_args}
+      {name_arg}
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME",
+                 dilation_rate=1, data_format="NHWC", name=None, **options):
+        super().__init__(
+            geometry_lib.Conv(2, filters, kernel_size, strides, padding,
+                              dilation_rate, data_format),
+            name=name, **options)
+
+
+@fill
+class WeightNormConv3D(_WeightNormLayer):
+    """Weight-normalized 3-D convolution object (see `tf1_wn.conv3d`).
+
+    Args:
+      filters: number of output channels.
+      kernel_size, strides, dilation_rate: int or 3-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NDHWC' or 'NCDHW'.
+      {weight_norm_args}
+      {name_arg}
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME",
+                 dilation_rate=1, data_format="NDHWC", name=None, **options):
+        super().__init__(
+            geometry_lib.Conv(3, filters, kernel_size, strides, padding,
+                              dilation_rate, data_format),
+            name=name, **options)
+
+
+@fill
+class WeightNormConv2DTranspose(_WeightNormLayer):
+    """Weight-normalized transposed convolution object (see
+    `tf1_wn.conv2d_transpose`).
+
+    Args:
+      filters: number of output channels.
+      kernel_size, strides: int or 2-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NHWC' or 'NCHW'.
+      {weight_norm_args}
+      {name_arg}
+
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="SAME",
+                 data_format="NHWC", name=None, **options):
+        super().__init__(
+            geometry_lib.ConvTranspose(filters, kernel_size, strides,
+                                       padding, data_format),
+            name=name, **options)
+
+
+@fill
+class WeightNormDepthwiseConv2D(_WeightNormLayer):
+    """Weight-normalized depthwise convolution object (see
+    `tf1_wn.depthwise_conv2d`).
+
+    Args:
       kernel_size, dilation_rate: int or 2-tuple.
       depth_multiplier: output channels per input channel.
       strides: int or 2-tuple with equal entries.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
-      (others: see the module docstring)
-
-    Returns:
-      The output tensor, in `data_format`.
+      {weight_norm_args}
+      {name_arg}
 
     Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+      RuntimeError: in eager mode.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
     """
-    geometry = kernels.DepthwiseConv(kernel_size, depth_multiplier, strides,
-                                     padding, dilation_rate, data_format)
-    return builder.build_weight_norm_layer(
-        geometry, inputs, what="tf1_wn.depthwise_conv2d",
-        **_common(locals()))[0]
 
-
-_COMMON_ARGUMENTS = (
-    "activation", "use_bias", "init", "init_scale", "trainable_g", "ema",
-    "eps", "kernel_initializer", "bias_initializer", "g_initializer", "scope",
-    "reuse")
-
-
-def _common(arguments):
-    """The shared keyword arguments out of a layer function's locals()."""
-    return {name: arguments[name] for name in _COMMON_ARGUMENTS}
+    def __init__(self, kernel_size, depth_multiplier=1, strides=1,
+                 padding="SAME", dilation_rate=1, data_format="NHWC",
+                 name=None, **options):
+        super().__init__(
+            geometry_lib.DepthwiseConv(kernel_size, depth_multiplier,
+                                       strides, padding, dilation_rate,
+                                       data_format),
+            name=name, **options)

@@ -4,47 +4,25 @@ Each layer computes ``activation(op(inputs, w) + bias)`` with
 ``w = gain * (kernel - mean) / std``, the statistics taken per output channel
 over every other kernel axis (`tf1_wn.standardization`).  The functional
 layers are decorated with tf_slim's `add_arg_scope`; the objects own one
-variable scope and reuse it on every call, like `tf1_wn.modules`.
-
-Arguments shared by every layer:
-
-  activation: callable applied to the output, or None.
-  use_bias: whether to add a per-channel bias.
-  gain: whether to learn a per-output-channel gain (initialized to ones).
-  variant: ``'paper'`` (default: unbiased std, ``std + 1e-5``),
-    ``'paper_tf'`` (biased std, ``std + 1e-5``), ``'bit'`` (biased,
-    ``sqrt(var + 1e-10)``), ``'timm'`` (biased, ``sqrt(var + 1e-6)``), or
-    None with all of `eps`, `eps_placement`, `unbiased` given.
-  eps: positive float overriding the variant's.
-  eps_placement: ``'std'`` or ``'var'``, overriding the variant's.
-  unbiased: bool, overriding the variant's.
-  ema: a `tf.compat.v1.train.ExponentialMovingAverage`; read the averaged
-    kernel, gain and bias.
-  kernel_initializer, bias_initializer, gain_initializer: initializers of
-    kernel (default normal with std 0.05; its scale only sets the effective
-    learning rate), bias (zeros) and gain (ones).
-  scope: variable scope; None opens a fresh uniquely named scope
-    (``ws_conv2d``, ``ws_conv2d_1``, ...) on every call.
-  reuse: reuse mode when `scope` is given; the default AUTO_REUSE shares the
-    variables of every call with the same scope.
+variable scope and reuse it on every call, like the weight-normalized ones
+(`tf1_wn.layers.weight_norm`).
 
 Variables, created with `tf.compat.v1.get_variable` in the layer's scope and
 in the input's dtype: ``kernel`` (the plain TF layout), ``gain`` (with
 ``gain=True``) and ``bias``, both ``[out_channels]``.  The statistics are
 computed in float32 for float16/bfloat16 inputs; the output has the input's
-dtype.  Every layer raises RuntimeError in eager mode, TypeError for
-non-float inputs or a non-callable activation, and ValueError for a wrong
-rank, an unknown channel dimension or a bad argument value.
+dtype.
 """
 import collections
 
 from tf_slim.ops.arg_scope import add_arg_scope
 
-from tf1_wn import builder
-from tf1_wn import kernels
-from tf1_wn import modules
+from tf1_wn import geometry as geometry_lib
+from tf1_wn import kernel_kinds
 from tf1_wn import standardization
 from tf1_wn._tf import tf
+from tf1_wn.layers import base
+from tf1_wn.layers.docstrings import fill
 
 AUTO_REUSE = tf.AUTO_REUSE
 
@@ -63,10 +41,12 @@ def build_weight_standardized_layer(
     """Creates (or reuses) kernel, gain, bias and applies the layer.
 
     Args:
-      geometry: a `tf1_wn.kernels` object.
+      geometry: a `tf1_wn.geometry` object.
       inputs: the input tensor.
       what: the public name of the builder, for error messages.
-      Other arguments: as documented in the module docstring.
+      activation, use_bias, gain, variant, eps, eps_placement, unbiased,
+      ema, kernel_initializer, bias_initializer, gain_initializer, scope,
+      reuse: as the functional layers (`tf1_wn.ws_conv2d`).
 
     Returns:
       ``(outputs, WeightStandardizedVariables)``.
@@ -77,40 +57,27 @@ def build_weight_standardized_layer(
       ValueError: wrong rank, unknown channel dimension, bad variant
         arguments.
     """
-    inputs, in_channels = builder.checked_inputs(geometry, inputs, what,
-                                                 activation)
-    config = standardization.resolve_variant(
+    inputs, in_channels = base.checked_inputs(geometry, inputs, what,
+                                              activation)
+    config = kernel_kinds.resolve_ws_variant(
         variant, eps, eps_placement, unbiased)
-    dtype = inputs.dtype.base_dtype
-    out_channels = geometry.out_channels(in_channels)
-
-    with builder.layer_scope(scope, geometry.default_name, reuse):
-        kernel = tf.get_variable(
-            "kernel", geometry.kernel_shape(in_channels), dtype,
-            initializer=kernel_initializer or tf.random_normal_initializer(
-                0.0, builder.DEFAULT_KERNEL_INITIALIZER_STDDEV))
-        gain_var = None
-        if gain:
-            gain_var = tf.get_variable(
-                "gain", [out_channels], dtype,
-                initializer=gain_initializer or tf.ones_initializer())
-        bias = None
-        if use_bias:
-            bias = tf.get_variable(
-                "bias", [out_channels], dtype,
-                initializer=bias_initializer or tf.zeros_initializer())
-        variables = WeightStandardizedVariables(kernel, gain_var, bias)
+    with base.layer_scope(scope, geometry.default_name, reuse):
+        variables = WeightStandardizedVariables(*base.make_variables(
+            geometry, in_channels, inputs.dtype.base_dtype, [
+                base.kernel_spec("kernel", kernel_initializer),
+                base.channel_spec("gain", gain_initializer,
+                                  tf.ones_initializer()) if gain else None,
+                base.channel_spec("bias", bias_initializer,
+                                  tf.zeros_initializer()) if use_bias
+                else None]))
+        kernel, gain_var, bias = variables
         if ema is not None:
-            kernel = builder.averaged(ema, kernel)
-            gain_var = gain_var if gain_var is None else builder.averaged(
-                ema, gain_var)
-            bias = bias if bias is None else builder.averaged(ema, bias)
+            kernel, gain_var, bias = (base.averaged(ema, var)
+                                      for var in variables)
         weight = standardization.standardize_weight(
             kernel, geometry.reduce_axes, gain_var, config)
-        outputs = geometry.apply(inputs, weight)
-        if bias is not None:
-            outputs = builder.bias_add(outputs, bias,
-                                       geometry.channel_axis == 1)
+        outputs = base.bias_add(geometry.apply(inputs, weight), bias,
+                                geometry.channel_axis == 1)
         if activation is not None:
             outputs = activation(outputs)
     return outputs, variables
@@ -129,14 +96,15 @@ def _common(arguments):
 
 def _conv(n_spatial, inputs, filters, kernel_size, strides, padding,
           dilation_rate, data_format, common):
-    geometry = kernels.Conv(n_spatial, filters, kernel_size, strides, padding,
-                            dilation_rate, data_format,
-                            name=f"ws_conv{n_spatial}d")
+    geometry = geometry_lib.Conv(n_spatial, filters, kernel_size, strides,
+                                 padding, dilation_rate, data_format,
+                                 name=f"ws_conv{n_spatial}d")
     return build_weight_standardized_layer(
         geometry, inputs, what=f"tf1_wn.ws_conv{n_spatial}d", **common)[0]
 
 
 @add_arg_scope
+@fill
 def ws_conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
               dilation_rate=1, data_format="NWC", activation=None,
               use_bias=True, gain=False, variant="paper", eps=None,
@@ -152,19 +120,20 @@ def ws_conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
       kernel_size, strides, dilation_rate: int or 1-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NWC' or 'NCW'.
-      (others: see the module docstring)
+      {weight_std_args}
+      {scope_args}
 
     Returns:
       The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_std_raises}
     """
     return _conv(1, inputs, filters, kernel_size, strides, padding,
                  dilation_rate, data_format, _common(locals()))
 
 
 @add_arg_scope
+@fill
 def ws_conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
               dilation_rate=1, data_format="NHWC", activation=None,
               use_bias=True, gain=False, variant="paper", eps=None,
@@ -181,19 +150,20 @@ def ws_conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs, as
         `tf.nn.conv2d` takes them.
       data_format: 'NHWC' or 'NCHW'.
-      (others: see the module docstring)
+      {weight_std_args}
+      {scope_args}
 
     Returns:
       The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_std_raises}
     """
     return _conv(2, inputs, filters, kernel_size, strides, padding,
                  dilation_rate, data_format, _common(locals()))
 
 
 @add_arg_scope
+@fill
 def ws_conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
               dilation_rate=1, data_format="NDHWC", activation=None,
               use_bias=True, gain=False, variant="paper", eps=None,
@@ -209,19 +179,20 @@ def ws_conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
       kernel_size, strides, dilation_rate: int or 3-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NDHWC' or 'NCDHW'.
-      (others: see the module docstring)
+      {weight_std_args}
+      {scope_args}
 
     Returns:
       The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_std_raises}
     """
     return _conv(3, inputs, filters, kernel_size, strides, padding,
                  dilation_rate, data_format, _common(locals()))
 
 
 @add_arg_scope
+@fill
 def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
                         padding="SAME", data_format="NHWC", activation=None,
                         use_bias=True, gain=False, variant="paper", eps=None,
@@ -241,22 +212,24 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
       kernel_size, strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
-      (others: see the module docstring)
+      {weight_std_args}
+      {scope_args}
 
     Returns:
       The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_std_raises}
     """
-    geometry = kernels.ConvTranspose(filters, kernel_size, strides, padding,
-                                     data_format, name="ws_conv2d_transpose")
+    geometry = geometry_lib.ConvTranspose(filters, kernel_size, strides,
+                                          padding, data_format,
+                                          name="ws_conv2d_transpose")
     return build_weight_standardized_layer(
         geometry, inputs, what="tf1_wn.ws_conv2d_transpose",
         **_common(locals()))[0]
 
 
 @add_arg_scope
+@fill
 def ws_depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
                         padding="SAME", dilation_rate=1, data_format="NHWC",
                         activation=None, use_bias=True, gain=False,
@@ -279,23 +252,24 @@ def ws_depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
       strides: int or 2-tuple with equal entries.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
-      (others: see the module docstring)
+      {weight_std_args}
+      {scope_args}
 
     Returns:
       The output tensor, in `data_format` and the input's dtype.
 
-    Raises:
-      RuntimeError, TypeError, ValueError: see the module docstring.
+    {weight_std_raises}
     """
-    geometry = kernels.DepthwiseConv(kernel_size, depth_multiplier, strides,
-                                     padding, dilation_rate, data_format,
-                                     name="ws_depthwise_conv2d")
+    geometry = geometry_lib.DepthwiseConv(kernel_size, depth_multiplier,
+                                          strides, padding, dilation_rate,
+                                          data_format,
+                                          name="ws_depthwise_conv2d")
     return build_weight_standardized_layer(
         geometry, inputs, what="tf1_wn.ws_depthwise_conv2d",
         **_common(locals()))[0]
 
 
-class _WeightStandardizedLayer(modules.LayerObject):
+class _WeightStandardizedLayer(base.LayerObject):
     """Base of the weight-standardized layer objects."""
 
     _build = staticmethod(build_weight_standardized_layer)
@@ -304,7 +278,7 @@ class _WeightStandardizedLayer(modules.LayerObject):
                  variant="paper", eps=None, eps_placement=None,
                  unbiased=None, ema=None, kernel_initializer=None,
                  bias_initializer=None, gain_initializer=None, name=None):
-        config = standardization.resolve_variant(
+        config = kernel_kinds.resolve_ws_variant(
             variant, eps, eps_placement, unbiased)
         super().__init__(geometry, dict(
             activation=activation, use_bias=use_bias, gain=gain,
@@ -339,73 +313,79 @@ class _WeightStandardizedLayer(modules.LayerObject):
         return self._connected().gain
 
 
+@fill
 class WeightStandardizedConv1D(_WeightStandardizedLayer):
     """Weight-standardized 1-D convolution object (see `tf1_wn.ws_conv1d`).
 
     Args:
       filters, kernel_size, strides, padding, dilation_rate, data_format:
         as `tf1_wn.ws_conv1d`.
-      name: variable scope name (made unique); default ``ws_conv1d``.
-      **options: activation, use_bias, gain, variant, eps, eps_placement,
-        unbiased, ema and the initializers, as `tf1_wn.ws_conv1d`.
+      {weight_std_args}
+      {name_arg}
 
     Raises:
       RuntimeError: in eager mode.
-      ValueError, TypeError: for bad configuration.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
                  dilation_rate=1, data_format="NWC", name=None, **options):
         super().__init__(
-            kernels.Conv(1, filters, kernel_size, strides, padding,
-                         dilation_rate, data_format, name="ws_conv1d"),
+            geometry_lib.Conv(1, filters, kernel_size, strides, padding,
+                              dilation_rate, data_format, name="ws_conv1d"),
             name=name, **options)
 
 
+@fill
 class WeightStandardizedConv2D(_WeightStandardizedLayer):
     """Weight-standardized 2-D convolution object (see `tf1_wn.ws_conv2d`).
 
     Args:
       filters, kernel_size, strides, padding, dilation_rate, data_format:
         as `tf1_wn.ws_conv2d`.
-      name: variable scope name (made unique); default ``ws_conv2d``.
-      **options: as `tf1_wn.ws_conv2d`.
+      {weight_std_args}
+      {name_arg}
 
     Raises:
       RuntimeError: in eager mode.
-      ValueError, TypeError: for bad configuration.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
                  dilation_rate=1, data_format="NHWC", name=None, **options):
         super().__init__(
-            kernels.Conv(2, filters, kernel_size, strides, padding,
-                         dilation_rate, data_format, name="ws_conv2d"),
+            geometry_lib.Conv(2, filters, kernel_size, strides, padding,
+                              dilation_rate, data_format, name="ws_conv2d"),
             name=name, **options)
 
 
+@fill
 class WeightStandardizedConv3D(_WeightStandardizedLayer):
     """Weight-standardized 3-D convolution object (see `tf1_wn.ws_conv3d`).
 
     Args:
       filters, kernel_size, strides, padding, dilation_rate, data_format:
         as `tf1_wn.ws_conv3d`.
-      name: variable scope name (made unique); default ``ws_conv3d``.
-      **options: as `tf1_wn.ws_conv3d`.
+      {weight_std_args}
+      {name_arg}
 
     Raises:
       RuntimeError: in eager mode.
-      ValueError, TypeError: for bad configuration.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
                  dilation_rate=1, data_format="NDHWC", name=None, **options):
         super().__init__(
-            kernels.Conv(3, filters, kernel_size, strides, padding,
-                         dilation_rate, data_format, name="ws_conv3d"),
+            geometry_lib.Conv(3, filters, kernel_size, strides, padding,
+                              dilation_rate, data_format, name="ws_conv3d"),
             name=name, **options)
 
 
+@fill
 class WeightStandardizedConv2DTranspose(_WeightStandardizedLayer):
     """Weight-standardized transposed convolution object (see
     `tf1_wn.ws_conv2d_transpose`).
@@ -413,23 +393,25 @@ class WeightStandardizedConv2DTranspose(_WeightStandardizedLayer):
     Args:
       filters, kernel_size, strides, padding, data_format: as
         `tf1_wn.ws_conv2d_transpose`.
-      name: variable scope name (made unique); default
-        ``ws_conv2d_transpose``.
-      **options: as `tf1_wn.ws_conv2d_transpose`.
+      {weight_std_args}
+      {name_arg}
 
     Raises:
       RuntimeError: in eager mode.
-      ValueError, TypeError: for bad configuration.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
                  data_format="NHWC", name=None, **options):
         super().__init__(
-            kernels.ConvTranspose(filters, kernel_size, strides, padding,
-                                  data_format, name="ws_conv2d_transpose"),
+            geometry_lib.ConvTranspose(filters, kernel_size, strides,
+                                       padding, data_format,
+                                       name="ws_conv2d_transpose"),
             name=name, **options)
 
 
+@fill
 class WeightStandardizedDepthwiseConv2D(_WeightStandardizedLayer):
     """Weight-standardized depthwise convolution object (see
     `tf1_wn.ws_depthwise_conv2d`).
@@ -437,20 +419,21 @@ class WeightStandardizedDepthwiseConv2D(_WeightStandardizedLayer):
     Args:
       kernel_size, depth_multiplier, strides, padding, dilation_rate,
         data_format: as `tf1_wn.ws_depthwise_conv2d`.
-      name: variable scope name (made unique); default
-        ``ws_depthwise_conv2d``.
-      **options: as `tf1_wn.ws_depthwise_conv2d`.
+      {weight_std_args}
+      {name_arg}
 
     Raises:
       RuntimeError: in eager mode.
-      ValueError, TypeError: for bad configuration.
+      TypeError: a non-callable activation.
+      ValueError: a bad argument value.
     """
 
     def __init__(self, kernel_size, depth_multiplier=1, strides=1,
                  padding="SAME", dilation_rate=1, data_format="NHWC",
                  name=None, **options):
         super().__init__(
-            kernels.DepthwiseConv(kernel_size, depth_multiplier, strides,
-                                  padding, dilation_rate, data_format,
-                                  name="ws_depthwise_conv2d"),
+            geometry_lib.DepthwiseConv(kernel_size, depth_multiplier,
+                                       strides, padding, dilation_rate,
+                                       data_format,
+                                       name="ws_depthwise_conv2d"),
             name=name, **options)

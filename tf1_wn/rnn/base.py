@@ -19,17 +19,12 @@ from tf1_wn import data_init as data_init_lib
 from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn._tf import tf
-
-DEFAULT_KERNEL_STDDEV = 0.05
+from tf1_wn.layers.base import DEFAULT_KERNEL_INITIALIZER_STDDEV
 
 #: Variable and input dtypes the cells accept.  For float16 and bfloat16 the
 #: norms run in float32 (`normalization.statistics_dtype`) and the kernels,
 #: gates and states in the cell's dtype.
-CELL_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
-
-
-def _dtype_names():
-    return ", ".join(dtype.name for dtype in CELL_DTYPES)
+CELL_DTYPES = validation.FLOAT_DTYPES
 
 #: The variables and normalized kernels of one projection.
 #: `kernel` is ``concat([Wx, Wh], 0)``, shape ``[input_depth + units, width]``,
@@ -68,14 +63,6 @@ def unique_default_name(graph, base):
     return base if count == 0 else f"{base}_{count}"
 
 
-def _check_activation(activation):
-    if activation is not None and not callable(activation):
-        raise TypeError(
-            f"`activation` must be a callable such as tf.tanh or None, got "
-            f"{activation!r}.")
-    return activation or tf.tanh
-
-
 class WeightNormCellBase:
     """Base of the weight-normalized cells: RNNCell protocol, variables.
 
@@ -90,7 +77,8 @@ class WeightNormCellBase:
                  trainable_g=True, eps=normalization.DEFAULT_EPS, name=None,
                  dtype=None):
         self._num_units = validation.positive_int("num_units", num_units)
-        self._activation = _check_activation(activation)
+        self._activation = validation.check_callable(
+            "activation", activation, example="tf.tanh") or tf.tanh
         self._kernel_initializer = kernel_initializer
         self._recurrent_initializer = recurrent_initializer
         self._bias_initializer = bias_initializer
@@ -105,7 +93,7 @@ class WeightNormCellBase:
             self._dtype = tf.as_dtype(dtype).base_dtype
             if self._dtype not in CELL_DTYPES:
                 raise TypeError(
-                    f"`dtype` must be one of {_dtype_names()}, got "
+                    f"`dtype` must be one of {validation.dtype_names()}, got "
                     f"{self._dtype.name}.")
         # One build per graph: a cell object can be used in several graphs.
         self._built = weakref.WeakKeyDictionary()
@@ -207,7 +195,7 @@ class WeightNormCellBase:
         if dtype not in CELL_DTYPES:
             raise TypeError(
                 f"`inputs` of {type(self).__name__} must be one of "
-                f"{_dtype_names()}, got {dtype.name} for {inputs.name}.")
+                f"{validation.dtype_names()}, got {dtype.name} for {inputs.name}.")
         input_depth = validation.static_channels("inputs", inputs, -1)
         built = self._built.get(graph)
         if built is not None:
@@ -252,7 +240,8 @@ class WeightNormCellBase:
                 v = tf.get_variable(
                     "v", [rows, spec.width], dtype,
                     initializer=initializer
-                    or tf.random_normal_initializer(0.0, DEFAULT_KERNEL_STDDEV))
+                    or tf.random_normal_initializer(
+                        0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV))
                 g = tf.get_variable(
                     "g", [spec.width], dtype, initializer=tf.ones_initializer(),
                     trainable=self._trainable_g)

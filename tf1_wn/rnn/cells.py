@@ -10,7 +10,7 @@ order and kernel layouts are TF1's (`BasicRNNCell`, `GRUCell`,
 import collections
 
 from tf1_wn import normalization
-from tf1_wn.rnn_base import ProjectionSpec, WeightNormCellBase
+from tf1_wn.rnn.base import ProjectionSpec, WeightNormCellBase
 from tf1_wn._tf import tf
 
 
@@ -46,11 +46,12 @@ _COMMON_ARGS = """
       name: variable scope of the cell (exact, with reuse, so two cells
         given the same name in the same scope share variables); default a
         fresh unique scope under the variable scope of the first call.
-      dtype: float32 or float64; default the inputs' dtype.
+      dtype: float16, bfloat16, float32 or float64; default the inputs'
+        dtype.  For float16 and bfloat16 the norms run in float32.
 
     Raises:
       ValueError: bad num_units, eps or name.
-      TypeError: non-callable activation, dtype not float32/float64.
+      TypeError: non-callable activation, or another dtype.
 """
 
 

@@ -8,7 +8,7 @@ the RNNCell protocol.
 import weakref
 
 from tf1_wn import validation
-from tf1_wn.rnn_base import unique_default_name
+from tf1_wn.rnn.base import unique_default_name
 from tf1_wn._tf import tf
 
 

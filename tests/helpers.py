@@ -1,0 +1,67 @@
+"""Test helpers that build or run TensorFlow graphs, shared by test modules.
+
+The float64 references live in `reference`; nothing here computes an
+expected value except through them.
+"""
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import tf1_wn
+from reference import run_rnn
+
+#: The three cell kinds `make_cell` builds.
+CELL_KINDS = ["rnn", "gru", "lstm"]
+
+
+def make_cell(kind, n, **kwargs):
+    cls = {"rnn": tf1_wn.WeightNormRNNCell, "gru": tf1_wn.WeightNormGRUCell,
+           "lstm": tf1_wn.WeightNormLSTMCell}[kind]
+    return cls(n, **kwargs)
+
+
+def cell_params(cell_scope):
+    """The cell's variables by name relative to its scope."""
+    prefix = cell_scope + "/"
+    return {v.op.name[len(prefix):]: v for v in tf.global_variables()
+            if v.op.name.startswith(prefix)}
+
+
+def randomize(sess, variables, rng):
+    """Random values for every variable: v normal, g positive, bias normal."""
+    values = {}
+    for name, var in variables.items():
+        shape = var.shape.as_list()
+        if name.endswith("/g"):
+            value = rng.uniform(0.5, 2.0, shape)
+        else:
+            value = rng.normal(0.0, 0.7, shape)
+        var.load(value, sess)
+        values[name] = value
+    return values
+
+
+def flatten_state(state):
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def check_lstm_gru_stack(multi, rng):
+    """Runs `multi`, a stack of WeightNormLSTMCell(4) then
+    WeightNormGRUCell(3) on depth-5 inputs, against the NumPy reference."""
+    x_value = rng.normal(size=(3, 4, 5))
+    outputs, final = tf.nn.dynamic_rnn(multi, tf.constant(x_value),
+                                       dtype=tf.float64)
+    lstm_vars = cell_params("rnn/multi_rnn_cell/cell_0/wn_lstm_cell")
+    gru_vars = cell_params("rnn/multi_rnn_cell/cell_1/wn_gru_cell")
+    assert len(lstm_vars) == 5 and len(gru_vars) == 10
+    with tf.Session() as sess:
+        lstm_p = randomize(sess, lstm_vars, rng)
+        gru_p = randomize(sess, gru_vars, rng)
+        got_out, got_final = sess.run([outputs, final])
+    mid, lstm_state = run_rnn("lstm", lstm_p, x_value, 4)
+    want, gru_state = run_rnn("gru", gru_p, mid, 3)
+    np.testing.assert_allclose(got_out, want, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(got_final[0].c, lstm_state[0], rtol=1e-10,
+                               atol=1e-11)
+    np.testing.assert_allclose(got_final[0].h, lstm_state[1], rtol=1e-10)
+    np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10,
+                               atol=1e-11)

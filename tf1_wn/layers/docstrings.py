@@ -1,0 +1,110 @@
+"""Argument documentation shared by the layers, written once.
+
+Each public layer's docstring holds placeholders such as
+``{weight_norm_args}``; `fill` replaces them with the text below, so
+``help(tf1_wn.conv2d)`` lists every argument in full.
+"""
+INIT_ARG = """\
+      init: data-dependent init mode.  The output is computed from v alone,
+        normalized to per-channel mean 0 and std `init_scale` on this
+        batch, and ops assigning the matching g and bias are added to
+        `tf1_wn.INIT_OPS` (run them once with `tf1_wn.init_op()`)."""
+
+WEIGHT_NORM_ARGS = """\
+      activation: callable applied to the output, or None.
+      use_bias: whether to add a per-channel bias.
+      init_scale: positive target standard deviation of the
+        pre-activation after data init.
+      trainable_g: when False, g is kept out of TRAINABLE_VARIABLES (data
+        init still sets it).
+      ema: a `tf.compat.v1.train.ExponentialMovingAverage` whose averages
+        of v, g and bias are read instead of the variables (Polyak
+        averaging); not with `init=True`.
+      eps: non-negative number added to the sum of squares inside the norm,
+        ``w = g * v / sqrt(sum(v**2) + eps)`` (default
+        `tf1_wn.DEFAULT_EPS`, 1e-12: an all-zero column gives a zero
+        weight, not NaN).
+      kernel_initializer: initializer of v; default normal with std 0.05
+        (the direction's scale does not change the output).
+      bias_initializer: initializer of bias; default zeros.
+      g_initializer: initializer of g; default ones."""
+
+SCOPE_ARGS = """\
+      scope: variable scope (a string or a VariableScope).  None opens a
+        fresh, uniquely named scope on every call.
+      reuse: reuse mode when `scope` is given; the default AUTO_REUSE
+        shares the variables of every call with the same scope."""
+
+WEIGHT_NORM_RAISES = """\
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: non-float inputs or a non-callable activation.
+      ValueError: a wrong input rank, an unknown channel dimension, a bad
+        argument value, or ``init=True`` together with `ema`."""
+
+WEIGHT_STD_ARGS = """\
+      activation: callable applied to the output, or None.
+      use_bias: whether to add a per-channel bias.
+      gain: whether to learn a per-output-channel gain (initialized to
+        ones).
+      variant: ``'paper'`` (default: unbiased std, ``std + 1e-5``),
+        ``'paper_tf'`` (biased std, ``std + 1e-5``), ``'bit'`` (biased,
+        ``sqrt(var + 1e-10)``), ``'timm'`` (biased, ``sqrt(var + 1e-6)``),
+        or None with all of `eps`, `eps_placement` and `unbiased` given.
+      eps: positive number overriding the variant's.
+      eps_placement: ``'std'`` (``(w - mean) / (std + eps)``) or ``'var'``
+        (``(w - mean) / sqrt(var + eps)``), overriding the variant's.
+      unbiased: bool, divide the variance by ``n - 1``; overrides the
+        variant's.
+      ema: a `tf.compat.v1.train.ExponentialMovingAverage` whose averages
+        of kernel, gain and bias are read instead of the variables.
+      kernel_initializer: initializer of kernel; default normal with std
+        0.05 (its scale sets the effective learning rate).
+      bias_initializer: initializer of bias; default zeros.
+      gain_initializer: initializer of gain; default ones."""
+
+WEIGHT_STD_RAISES = """\
+    Raises:
+      RuntimeError: in eager mode.
+      TypeError: non-float inputs or a non-callable activation.
+      ValueError: a wrong input rank, an unknown channel dimension, or a
+        bad argument value (including the variant arguments)."""
+
+OBJECT_NAME_ARG = """\
+      name: variable scope name, made unique (a second object with the
+        same name gets ``name_1``); default the functional layer's scope
+        name."""
+
+_SNIPPETS = {
+    "init_arg": INIT_ARG,
+    "weight_norm_args": WEIGHT_NORM_ARGS,
+    "weight_std_args": WEIGHT_STD_ARGS,
+    "scope_args": SCOPE_ARGS,
+    "weight_norm_raises": WEIGHT_NORM_RAISES,
+    "weight_std_raises": WEIGHT_STD_RAISES,
+    "name_arg": OBJECT_NAME_ARG,
+}
+
+
+def fill(obj):
+    """Replaces the ``{placeholder}`` lines of `obj`'s docstring.
+
+    Args:
+      obj: a function or class whose docstring names placeholders from
+        this module on lines of their own.
+
+    Returns:
+      `obj`, its docstring filled in.
+
+    Raises:
+      KeyError: a ``{...}`` line names no known placeholder.
+    """
+    lines = []
+    for line in obj.__doc__.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("{") and stripped.endswith("}"):
+            lines.append(_SNIPPETS[stripped[1:-1]])
+        else:
+            lines.append(line)
+    obj.__doc__ = "\n".join(lines)
+    return obj

@@ -1,0 +1,14 @@
+"""Weight-normalized recurrent cells for TF1 graph code.
+
+* `tf1_wn.rnn.base`: the RNNCell protocol, the variables (one input and one
+  recurrent weight-normalized kernel per projection) and ``data_init``;
+* `tf1_wn.rnn.cells`: `WeightNormRNNCell`, `WeightNormGRUCell`,
+  `WeightNormLSTMCell` and `LSTMStateTuple`;
+* `tf1_wn.rnn.multi`: `MultiRNNCell`, TF1's stacking without Keras.
+"""
+from tf1_wn.rnn.cells import (LSTMStateTuple, WeightNormGRUCell,
+                              WeightNormLSTMCell, WeightNormRNNCell)
+from tf1_wn.rnn.multi import MultiRNNCell
+
+__all__ = ["WeightNormRNNCell", "WeightNormGRUCell", "WeightNormLSTMCell",
+           "MultiRNNCell", "LSTMStateTuple"]
