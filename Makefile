@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-legacy-keras demo bench bench-ws native clean
+.PHONY: test test-legacy-keras lint demo bench bench-ws native clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,16 @@ $(STAMP): setup.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# flake8 with the configuration in pyproject.toml ([tool.flake8]).
+LINT_STAMP := $(VENV)/.lint-installed
+
+$(LINT_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[lint]'
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/flake8 .
 
 # The legacy-Keras interop tests need tf-keras and TF_USE_LEGACY_KERAS=1 in
 # their own process, so the default run keeps Keras 3.

@@ -54,6 +54,7 @@ setup(
         "test": ["pytest>=7", "scikit-learn>=1.2", "matplotlib>=3.6"],
         "demo": ["scikit-learn>=1.2", "matplotlib>=3.6"],
         "legacy-keras": ["tf-keras"],
+        "lint": ["flake8>=7", "Flake8-pyproject>=1.2"],
     },
     entry_points={"console_scripts": ["tf1-wn = tf1_wn.cli:main"]},
     classifiers=[

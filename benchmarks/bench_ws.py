@@ -116,7 +116,6 @@ def build_net(name, conv, size, batch, group_norm, variant):
                                                      var_list=variables)
 
 
-
 def time_interleaved(sess, ops, rounds, steps, warmup=3):
     """Per-round seconds per step of every op, the order alternating.
 
@@ -196,7 +195,7 @@ def main():
     for suite, (shape, convs) in suites.items():
         with tf.Graph().as_default():
             ops = {name: build_net(name, conv, **shape,
-                                    variant=args.variant)
+                                   variant=args.variant)
                    for name, conv in convs.items()}
             with tf.Session(config=config) as sess:
                 sess.run(tf.global_variables_initializer())

@@ -67,11 +67,14 @@ def batch_norm(h, training, decay=0.9, eps=1e-3):
     UPDATE_OPS; inference uses the moving averages.
     """
     channels = h.shape[-1]
-    gamma = tf.get_variable("gamma", [channels], initializer=tf.ones_initializer())
-    beta = tf.get_variable("beta", [channels], initializer=tf.zeros_initializer())
+    gamma = tf.get_variable(
+        "gamma", [channels], initializer=tf.ones_initializer())
+    beta = tf.get_variable(
+        "beta", [channels], initializer=tf.zeros_initializer())
     moving_mean = tf.get_variable("moving_mean", [channels], trainable=False,
                                   initializer=tf.zeros_initializer())
-    moving_var = tf.get_variable("moving_variance", [channels], trainable=False,
+    moving_var = tf.get_variable("moving_variance", [channels],
+                                 trainable=False,
                                  initializer=tf.ones_initializer())
     if training:
         mean, var = tf.nn.moments(h, [0, 1, 2])
@@ -111,7 +114,8 @@ def cnn(images, kind, init=False, training=True):
             return tf1_wn.dense(h, 10, init=init, scope="logits")
         with tf.variable_scope("logits"):
             w = tf.get_variable("kernel", [h.shape[-1], 10])
-            b = tf.get_variable("bias", [10], initializer=tf.zeros_initializer())
+            b = tf.get_variable(
+                "bias", [10], initializer=tf.zeros_initializer())
             return tf.matmul(h, w) + b
 
 
@@ -163,15 +167,18 @@ def train(kind, data, steps, seed, batch_size=BATCH_SIZE,
             cnn(x, kind, init=True)
         logits = cnn(x, kind, training=True)
         loss = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y,
+                                                           logits=logits))
         # Adam, as in the weight normalization paper (Salimans & Kingma 2016).
         optimizer = tf.train.AdamOptimizer(learning_rate)
-        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+        with tf.control_dependencies(updates):
             train_op = optimizer.minimize(loss)
 
         eval_logits = cnn(x, kind, training=False)  # BN: moving averages
         eval_loss = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=eval_logits))
+            tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=y, logits=eval_logits))
         accuracy = tf.reduce_mean(
             tf.cast(tf.equal(tf.argmax(eval_logits, 1), y), tf.float32))
 
@@ -182,7 +189,8 @@ def train(kind, data, steps, seed, batch_size=BATCH_SIZE,
             sess.run(tf.global_variables_initializer())
             if kind == "wn_init":
                 # Run every layer's g/bias assignment once, on 256 images.
-                init_batch = np.random.RandomState(seed).permutation(len(x_train))[:256]
+                init_batch = np.random.RandomState(
+                    seed).permutation(len(x_train))[:256]
                 sess.run(tf1_wn.init_op(), {x: x_train[init_batch]})
 
             losses = []
@@ -200,7 +208,8 @@ def train(kind, data, steps, seed, batch_size=BATCH_SIZE,
             final_loss = sess.run(eval_loss, {x: x_train, y: y_train})
             test_accuracy = sess.run(accuracy, {x: x_test, y: y_test})
     return dict(kind=kind, losses=np.array(losses), train_loss=final_loss,
-                test_accuracy=test_accuracy, steps_per_second=steps / train_time,
+                test_accuracy=test_accuracy,
+                steps_per_second=steps / train_time,
                 wall_time=time.time() - start)
 
 
@@ -261,7 +270,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=500,
                         help="training steps per model (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed for the split, init and batches (default: %(default)s)")
+                        help="seed for the split, init and batches "
+                        "(default: %(default)s)")
     parser.add_argument("--out", default=os.path.join("out", "demo_loss.png"),
                         help="PNG to write (default: %(default)s)")
     parser.add_argument("--table", default=None,
@@ -274,7 +284,8 @@ def parse_args(argv=None):
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in args.models if m not in MODELS]
     if unknown or not args.models:
-        parser.error(f"--models: unknown {unknown}; choose from {list(MODELS)}")
+        parser.error(
+            f"--models: unknown {unknown}; choose from {list(MODELS)}")
     if args.steps < 1:
         parser.error("--steps must be positive")
     if args.table is None:
@@ -293,11 +304,13 @@ def main(argv=None):
     native = tf1_wn.native_ops.library() is not None
     print(f"native CPU kernels: {'on' if native else 'off (composed ops)'} "
           f"({time.perf_counter() - started:.1f} s)")
-    results = [train(kind, data, args.steps, args.seed) for kind in args.models]
+    results = [train(kind, data, args.steps, args.seed)
+               for kind in args.models]
 
     table = results_table(results, args.steps)
     print("\n" + table)
-    print(f"\nloss @ step {max(1, args.steps // 10)}: training loss averaged over the last "
+    print(f"\nloss @ step {max(1, args.steps // 10)}: training loss "
+          "averaged over the last "
           "20 batches (early convergence); final train loss: "
           "the whole training set after training.\n")
     plot(results, args.out, args.seed)

@@ -79,7 +79,8 @@ def main():
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=y, logits=logits))
     train_op = tf.train.AdamOptimizer(3e-3).minimize(loss)
-    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+    accuracy = tf.reduce_mean(
+        tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
 
     print("variables:", ", ".join(v.op.name for v in tf.trainable_variables()))
     with tf.Session() as sess:
@@ -91,12 +92,14 @@ def main():
         describe(sess, pre, {x: init_batch})
         # The init-mode outputs equal the normal outputs after init.
         gap = max(np.abs(a - b).max() for a, b in zip(
-            *sess.run([list(init_pre.values()), list(pre.values())], {x: init_batch})))
+            *sess.run([list(init_pre.values()), list(pre.values())],
+                      {x: init_batch})))
         print(f"max |init-mode output - normal output| = {gap:.2e}")
 
         for step in range(1, args.steps + 1):
             batch = rng.randint(0, len(images), 64)
-            _, value = sess.run([train_op, loss], {x: images[batch], y: labels[batch]})
+            _, value = sess.run([train_op, loss], {
+                                x: images[batch], y: labels[batch]})
             if step % max(1, args.steps // 4) == 0 or step == args.steps:
                 print(f"step {step:4d}  loss {value:.4f}")
         print(f"accuracy on all digits: "

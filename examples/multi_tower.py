@@ -28,9 +28,12 @@ tf.disable_eager_execution()
 
 
 def model(images, init=False):
-    """A small weight-normalized CNN; `scope=` names make the layers shareable."""
-    h = tf1_wn.conv2d(images, 16, 3, activation=tf.nn.relu, init=init, scope="conv0")
-    h = tf1_wn.conv2d(h, 32, 3, strides=2, activation=tf.nn.relu, init=init, scope="conv1")
+    """A small weight-normalized CNN; `scope=` names make the layers
+    shareable."""
+    h = tf1_wn.conv2d(images, 16, 3, activation=tf.nn.relu,
+                      init=init, scope="conv0")
+    h = tf1_wn.conv2d(h, 32, 3, strides=2,
+                      activation=tf.nn.relu, init=init, scope="conv1")
     h = tf.reduce_mean(h, [1, 2])
     # Small initial logits (std 0.1 after data init): a calm start for softmax.
     return tf1_wn.dense(h, 10, init=init, init_scale=0.1, scope="logits")
@@ -63,7 +66,8 @@ def main():
     x_init = tf.placeholder(tf.float32, [None, 8, 8, 1])
     optimizer = tf.train.AdamOptimizer(3e-3)
 
-    # Data init on the first device only; this first call creates the variables.
+    # Data init on the first device only; this first call creates the
+    # variables.
     with tf.device("/cpu:0"), tf.name_scope("data_init"):
         net(x_init, init=True)
 
@@ -72,19 +76,22 @@ def main():
                                      tf.split(y, args.towers))):
         with tf.device(f"/cpu:{i}"), tf.name_scope(f"tower{i}"):
             logits = net(xs)  # reuses the template's variables
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=ys, logits=logits))
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=ys, logits=logits))
             tower_grads.append(optimizer.compute_gradients(loss))
             tower_losses.append(loss)
             print(f"tower {i}: loss computed on {loss.device}")
     train_op = optimizer.apply_gradients(average_gradients(tower_grads))
     mean_loss = tf.add_n(tower_losses) / args.towers
-    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(net(x), 1), y), tf.float32))
+    accuracy = tf.reduce_mean(
+        tf.cast(tf.equal(tf.argmax(net(x), 1), y), tf.float32))
 
     shared = net.trainable_variables
     print(f"{args.towers} towers share {len(shared)} variables: "
           + ", ".join(v.op.name for v in shared))
-    print("init ops:", len(tf.get_collection(tf1_wn.INIT_OPS)), "(one per layer)")
+    print("init ops:", len(tf.get_collection(tf1_wn.INIT_OPS)),
+          "(one per layer)")
 
     config = tf.ConfigProto(device_count={"CPU": args.towers},
                             allow_soft_placement=True)
@@ -92,15 +99,19 @@ def main():
         print("devices:", ", ".join(d.name.split("device:")[-1]
                                     for d in sess.list_devices()))
         sess.run(tf.global_variables_initializer())
-        sess.run(tf1_wn.init_op(), {x_init: images[rng.permutation(len(images))[:256]]})
+        sess.run(tf1_wn.init_op(), {
+                 x_init: images[rng.permutation(len(images))[:256]]})
 
         batch_size = 32 * args.towers  # tf.split needs a multiple of --towers
         for step in range(1, args.steps + 1):
             batch = rng.randint(0, len(images), batch_size)
-            _, value = sess.run([train_op, mean_loss], {x: images[batch], y: labels[batch]})
+            _, value = sess.run([train_op, mean_loss], {
+                                x: images[batch], y: labels[batch]})
             if step % max(1, args.steps // 4) == 0 or step == args.steps:
                 print(f"step {step:4d}  mean tower loss {value:.4f}")
-        print(f"accuracy on all digits: {sess.run(accuracy, {x: images, y: labels}):.3f}")
+        print(
+            "accuracy on all digits: "
+            f"{sess.run(accuracy, {x: images, y: labels}):.3f}")
 
 
 if __name__ == "__main__":

@@ -30,10 +30,13 @@ tf.disable_eager_execution()
 
 
 def model(images, init=False, ema=None):
-    h = tf1_wn.conv2d(images, 16, 3, activation=tf.nn.relu, init=init, ema=ema, scope="conv0")
-    h = tf1_wn.conv2d(h, 32, 3, strides=2, activation=tf.nn.relu, init=init, ema=ema, scope="conv1")
+    h = tf1_wn.conv2d(images, 16, 3, activation=tf.nn.relu,
+                      init=init, ema=ema, scope="conv0")
+    h = tf1_wn.conv2d(h, 32, 3, strides=2, activation=tf.nn.relu,
+                      init=init, ema=ema, scope="conv1")
     h = tf.reshape(h, [-1, 4 * 4 * 32])
-    return tf1_wn.dense(h, 10, init=init, init_scale=0.1, ema=ema, scope="logits")
+    return tf1_wn.dense(h, 10, init=init, init_scale=0.1, ema=ema,
+                        scope="logits")
 
 
 def main():
@@ -66,7 +69,8 @@ def main():
     def accuracy(tensor):
         correct = tf.equal(tf.argmax(tensor, 1), y)
         return tf.reduce_mean(tf.cast(correct, tf.float32))
-    raw_accuracy, averaged_accuracy = accuracy(logits), accuracy(averaged_logits)
+    raw_accuracy, averaged_accuracy = accuracy(
+        logits), accuracy(averaged_logits)
 
     rng = np.random.RandomState(0)
     with tf.Session() as sess:
@@ -77,14 +81,17 @@ def main():
         print(f"after init + sync_ema: averaged model == raw model: "
               f"{np.allclose(raw, averaged)}")
 
-        print(f"{'step':>5}  {'loss':>7}  {'raw test acc':>12}  {'EMA test acc':>12}")
+        print(f"{'step':>5}  {'loss':>7}  {'raw test acc':>12}  "
+              f"{'EMA test acc':>12}")
         for step in range(1, args.steps + 1):
             batch = rng.randint(0, len(x_train), 64)
-            _, value = sess.run([train_op, loss], {x: x_train[batch], y: y_train[batch]})
+            _, value = sess.run([train_op, loss], {
+                                x: x_train[batch], y: y_train[batch]})
             if step % max(1, args.steps // 5) == 0 or step == args.steps:
                 raw, averaged = sess.run([raw_accuracy, averaged_accuracy],
                                          {x: x_test, y: y_test})
-                print(f"{step:5d}  {value:7.4f}  {raw:12.3f}  {averaged:12.3f}")
+                print(f"{step:5d}  {value:7.4f}  {raw:12.3f}  "
+                      f"{averaged:12.3f}")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ tf.disable_eager_execution()
 
 
 def model(images, init=False):
-    h = tf1_wn.conv2d(images, 16, 3, activation=tf.nn.relu, init=init, scope="conv0")
-    h = tf1_wn.conv2d(h, 32, 3, strides=2, activation=tf.nn.relu, init=init, scope="conv1")
+    h = tf1_wn.conv2d(images, 16, 3, activation=tf.nn.relu,
+                      init=init, scope="conv0")
+    h = tf1_wn.conv2d(h, 32, 3, strides=2,
+                      activation=tf.nn.relu, init=init, scope="conv1")
     h = tf.reshape(h, [-1, 4 * 4 * 32])
     return tf1_wn.dense(h, 10, init=init, init_scale=0.1, scope="logits")
 
@@ -51,7 +53,8 @@ def train_and_save(images, labels, steps, path):
             sess.run(tf1_wn.init_op(), {x: images[:256]})
             for _ in range(steps):
                 batch = rng.randint(0, len(images), 64)
-                _, value = sess.run([train_op, loss], {x: images[batch], y: labels[batch]})
+                _, value = sess.run([train_op, loss], {
+                                    x: images[batch], y: labels[batch]})
             print(f"trained {steps} steps, last loss {value:.4f}")
             saved = saver.save(sess, path)
             print("saved", saved)
@@ -72,7 +75,8 @@ def restore(images, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--dir", help="checkpoint directory (default: a temporary one)")
+    parser.add_argument(
+        "--dir", help="checkpoint directory (default: a temporary one)")
     args = parser.parse_args()
 
     digits = load_digits()

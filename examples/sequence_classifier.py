@@ -61,8 +61,9 @@ def main(argv=None):
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             sess.run(data_init, {images: init_batch})
-            print(f"after data init: test accuracy "
-                  f"{sess.run(accuracy, {images: x_test, labels: y_test}):.3f}")
+            accuracy_value = sess.run(accuracy,
+                                      {images: x_test, labels: y_test})
+            print(f"after data init: test accuracy {accuracy_value:.3f}")
             for step in range(1, args.steps + 1):
                 batch = rng.choice(len(x_train), args.batch, replace=False)
                 value, _ = sess.run([loss, train], {

@@ -195,7 +195,8 @@ def cell_weight_norm(v, g):
 def cell_projection(p, prefix, x, h):
     pre = prefix + "/" if prefix else ""
     return (x @ cell_weight_norm(p[pre + "input/v"], p[pre + "input/g"])
-            + h @ cell_weight_norm(p[pre + "recurrent/v"], p[pre + "recurrent/g"])
+            + h @ cell_weight_norm(p[pre + "recurrent/v"],
+                                   p[pre + "recurrent/g"])
             + p[pre + "bias"])
 
 
@@ -205,7 +206,8 @@ def rnn_step(kind, p, x, state, forget_bias=1.0):
         h = np.tanh(cell_projection(p, "", x, state))
         return h, h
     if kind == "gru":
-        r, u = np.split(sigmoid(cell_projection(p, "gates", x, state)), 2, axis=1)
+        r, u = np.split(sigmoid(cell_projection(
+            p, "gates", x, state)), 2, axis=1)
         c = np.tanh(cell_projection(p, "candidate", x, r * state))
         h = u * state + (1 - u) * c
         return h, h

@@ -17,18 +17,21 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 DOCS = os.path.join(ROOT, "docs")
-DEMO_MODELS = ["plain CNN", "weight norm", "weight norm + data init", "batch norm"]
+DEMO_MODELS = ["plain CNN", "weight norm",
+               "weight norm + data init", "batch norm"]
 
 # Our examples with short runs. "{tmp}" is the test's scratch directory.
 ARGS = {
-    "demo.py": ["--steps", "30", "--seed", "1", "--out", "{tmp}/pics/loss.png"],
+    "demo.py": ["--steps", "30", "--seed", "1",
+                "--out", "{tmp}/pics/loss.png"],
     "dense_conv_init.py": ["--steps", "20"],
     "multi_tower.py": ["--steps", "10"],
     "save_restore.py": ["--steps", "10", "--dir", "{tmp}"],
     "polyak_ema.py": ["--steps", "20"],
 }
 # Examples written alongside (checked for a clean exit only), when present.
-OTHERS = ["sequence_classifier.py", "ws_groupnorm_resnet.py", "lasagne_port.py"]
+OTHERS = ["sequence_classifier.py",
+          "ws_groupnorm_resnet.py", "lasagne_port.py"]
 for _name in OTHERS:
     _path = os.path.join(EXAMPLES, _name)
     if os.path.exists(_path):
@@ -108,7 +111,8 @@ def test_demo_prints_table_and_writes_png(runs):
     assert header in result.stdout
     for model in DEMO_MODELS:
         assert re.search(rf"^\| {re.escape(model)} \| [\d.]+ \| [\d.]+ \| "
-                         rf"[\d.]+% \| \d+ \| [\d.]+ s \|$", result.stdout, re.M), model
+                         rf"[\d.]+% \| \d+ \| [\d.]+ s \|$", result.stdout,
+                         re.M), model
     # The same table is written next to the picture.
     with open(os.path.join(tmp, "pics", "demo_results.md")) as f:
         assert header in f.read()
@@ -154,8 +158,11 @@ def test_dense_conv_init_normalizes_every_layer(runs):
     out = runs.get("dense_conv_init.py").stdout
     after = out.split("after tf1_wn.init_op()")[1]
     for layer in ("conv0", "conv1", "dense"):
-        assert re.search(rf"{layer}\s+channel means [+-]0\.000\s+channel stds 1\.000", after)
-    assert re.search(r"logits\s+channel means [+-]0\.000\s+channel stds 0\.100", after)
+        assert re.search(
+            rf"{layer}\s+channel means [+-]0\.000\s+channel stds 1\.000",
+            after)
+    assert re.search(
+        r"logits\s+channel means [+-]0\.000\s+channel stds 0\.100", after)
     gap = float(re.search(r"normal output\| = (\S+)", out).group(1))
     assert gap < 1e-4
 
@@ -175,7 +182,8 @@ def test_save_restore_outputs_equal(runs):
     out = runs.get("save_restore.py").stdout
     assert "outputs equal after restore: True" in out
     assert re.search(r"conv0/g\s+\[16\]", out)
-    assert os.path.exists(os.path.join(runs.tmp["save_restore.py"], "model.ckpt.index"))
+    assert os.path.exists(os.path.join(
+        runs.tmp["save_restore.py"], "model.ckpt.index"))
 
 
 @uses("polyak_ema.py")

@@ -395,7 +395,7 @@ def _run_fresh(fetches_fn, seed, target="", device=None):
 @needs_compiler
 @pytest.mark.parametrize("server_loads", [True, False])
 def test_distributed_worker_runs_native_ops_once_loaded(mode, rng,
-                                                         server_loads):
+                                                        server_loads):
     """TF's distributed runtime: the graph runs in a separate server
     process, which must have loaded the library (README, Native CPU
     kernels)."""

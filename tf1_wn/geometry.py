@@ -254,7 +254,8 @@ class DepthwiseConv(_Spatial):
         if self.strides[0] != self.strides[1]:
             raise ValueError(
                 f"`strides` must be equal along height and width for "
-                f"depthwise_conv2d (a TensorFlow restriction), got {strides!r}.")
+                "depthwise_conv2d (a TensorFlow restriction), got "
+                f"{strides!r}.")
         self.default_name = name
         self.kind = "depthwise_conv2d"
         self.reduce_axes = kernel_kinds.reduce_axes(self.kind)

@@ -58,7 +58,7 @@ CELL_KINDS = {
 
 #: Kinds a user may name in a layout hint (``REGEX=KIND``).
 HINT_KINDS = tuple(sorted(set(LAYER_KINDS) | {"lstm_cell", "rnn_cell",
-                                             "gru_cell"}))
+                                              "gru_cell"}))
 
 _DEFAULT_BY_RANK = {2: "dense", 3: "conv1d", 4: "conv2d", 5: "conv3d"}
 _TRANSPOSE_BY_RANK = {3: "conv1d_transpose", 4: "conv2d_transpose",

@@ -15,8 +15,8 @@ compiler (``$CXX``, else ``g++``) and the flags of ``tf.sysconfig``, into a
 cache directory (``$TF1_WN_CACHE_DIR``, else ``$XDG_CACHE_HOME/tf1_wn`` or
 ``~/.cache/tf1_wn``); the file name carries a hash of the source, the
 TensorFlow version and the flags, so an upgrade rebuilds.  Building takes
-about 20 s on two cores.  ``tf1-wn build-native`` builds it ahead of time (for a Docker
-image, say).
+about 20 s on two cores.  ``tf1-wn build-native`` builds it ahead of time
+(for a Docker image, say).
 
 The mode, ``$TF1_WN_NATIVE_OPS`` or `set_mode`:
 

@@ -34,6 +34,7 @@ DEFAULT_EPS = 1e-12
 #: (var >= 1e-4) by less than 5e-5 relative.
 DATA_INIT_EPS = 1e-8
 
+
 def statistics_dtype(dtype):
     """The dtype norms and moments are computed in for tensors of `dtype`."""
     dtype = tf.as_dtype(dtype)

@@ -128,7 +128,8 @@ def positive_int(name, value):
     """Checks `value` is a positive int (not a bool)."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
             or value < 1):
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        raise ValueError(
+            f"`{name}` must be a positive integer, got {value!r}.")
     return int(value)
 
 

@@ -24,6 +24,8 @@ from tf1_wn.compat.lasagne.nonlinearities import *  # noqa: F401,F403
 from tf1_wn.compat.lasagne.nonlinearities import __all__ as _nl_names
 from tf1_wn.compat.lasagne.updates import adam, apply_updates, sgd
 
-__all__ = (["init", "layers", "nn", "nonlinearities", "random", "updates",
-            "get_floatX", "set_floatX", "apply_updates", "adam", "sgd",
-            "adam_updates"] + list(_layer_names) + list(_nl_names))
+__all__ = ["init", "layers", "nn", "nonlinearities", "random", "updates",
+           "get_floatX", "set_floatX", "apply_updates", "adam", "sgd",
+           "adam_updates"]
+__all__ += list(_layer_names)
+__all__ += list(_nl_names)

@@ -21,7 +21,7 @@ def get_floatX():
 
 
 def set_floatX(dtype):
-    """Sets the default dtype of new `InputLayer`s, like ``THEANO_FLAGS=floatX``.
+    """Sets the default dtype of new `InputLayer`s (Theano's ``floatX``).
 
     Layers take the dtype of their input layer, so this decides the dtype of
     every parameter built afterwards on such an input.

@@ -250,7 +250,8 @@ class InputLayer(Layer):
         self._open_scope()
         if input_var is None:
             with tf.name_scope(self.scope):
-                input_var = tf.placeholder(self.dtype, self.shape, name="input")
+                input_var = tf.placeholder(
+                    self.dtype, self.shape, name="input")
         else:
             input_var = tf.convert_to_tensor(input_var, dtype=self.dtype)
             if not input_var.shape.is_compatible_with(self.shape):

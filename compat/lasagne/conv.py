@@ -110,7 +110,8 @@ class BaseConvLayer(Layer):
                 spatial = self.output_shape[2:]
                 if any(s is None for s in spatial):
                     raise ValueError("untie_biases needs known spatial sizes; "
-                                     "got input shape %r" % (self.input_shape,))
+                                     "got input shape %r"
+                                     % (self.input_shape,))
                 biases_shape = (self.num_filters,) + tuple(spatial)
             else:
                 biases_shape = (self.num_filters,)
@@ -239,7 +240,8 @@ class Deconv2DLayer(Layer):
         if (target_shape is None or len(target_shape) != 4 or any(
                 not isinstance(s, int) or s < 1 for s in target_shape[1:])
                 or not (target_shape[0] is None or (
-                    isinstance(target_shape[0], int) and target_shape[0] > 0))):
+                    isinstance(target_shape[0], int)
+                    and target_shape[0] > 0))):
             raise ValueError("target_shape must be (N, C, H, W) with positive "
                              "ints (N may be None); got %r" % (target_shape,))
         if len(self.input_shape) != 4 or self.input_shape[1] is None:
@@ -263,7 +265,8 @@ class Deconv2DLayer(Layer):
                     "the input has %d" % (target_shape, self.filter_size,
                                           self.stride, forward, axis + 2,
                                           size))
-        self.W_shape = (self.input_shape[1], target_shape[1]) + self.filter_size
+        self.W_shape = (self.input_shape[1],
+                        target_shape[1]) + self.filter_size
         self.W = self.add_param(W, self.W_shape, name="W")
         self.b = (None if b is None else self.add_param(
             b, (target_shape[1],), name="b", regularizable=False))

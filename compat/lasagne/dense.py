@@ -1,4 +1,5 @@
-"""`DenseLayer` and `NINLayer` (Lasagne's ``dense.py``); weights ``(in, out)``."""
+"""`DenseLayer` and `NINLayer` (Lasagne's ``dense.py``); weights
+``(in, out)``."""
 import numpy as np
 
 from tf1_wn import validation
@@ -75,7 +76,8 @@ class NINLayer(Layer):
     Args:
       incoming: the input `Layer`; its channel count must be known.
       num_units: output channels.
-      untie_biases: if True, ``b`` has shape ``(num_units,) + input_shape[2:]``.
+      untie_biases: if True, ``b`` has shape
+        ``(num_units,) + input_shape[2:]``.
       W: ``(C, num_units)`` weight spec.
       b: bias spec or None.
       nonlinearity: callable or None for identity.
@@ -103,7 +105,8 @@ class NINLayer(Layer):
             if self.untie_biases:
                 if any(s is None for s in self.input_shape[2:]):
                     raise ValueError("untie_biases needs known spatial sizes; "
-                                     "got input shape %r" % (self.input_shape,))
+                                     "got input shape %r"
+                                     % (self.input_shape,))
                 biases_shape = (self.num_units,) + tuple(self.input_shape[2:])
             else:
                 biases_shape = (self.num_units,)

@@ -13,7 +13,7 @@ def _as_layer_list(layer_or_layers, arg_name):
     if isinstance(layer_or_layers, Layer):
         return [layer_or_layers], True
     if isinstance(layer_or_layers, (list, tuple)) and layer_or_layers and all(
-            isinstance(l, Layer) for l in layer_or_layers):
+            isinstance(node, Layer) for node in layer_or_layers):
         return list(layer_or_layers), False
     raise TypeError("%s must be a Layer or a non-empty list of Layers; got %r"
                     % (arg_name, layer_or_layers))
@@ -32,12 +32,12 @@ def get_all_layers(layer, treat_as_input=None):
     """
     layers, _ = _as_layer_list(layer, "layer")
     stop = IdentitySet()
-    for l in treat_as_input or ():
-        stop.add(l)
+    for node in treat_as_input or ():
+        stop.add(node)
     done = IdentitySet()
     result = []
     # Iterative post-order DFS (deep stacks would exhaust recursion).
-    stack = [(l, False) for l in reversed(layers)]
+    stack = [(node, False) for node in reversed(layers)]
     while stack:
         current, expanded = stack.pop()
         if current in done:
@@ -83,8 +83,8 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
                                 % (key,))
             given[id(key)] = (key, value)
     elif inputs is not None:
-        input_layers = [l for l in get_all_layers(layers)
-                        if isinstance(l, InputLayer)]
+        input_layers = [node for node in get_all_layers(layers)
+                        if isinstance(node, InputLayer)]
         if len(input_layers) != 1:
             raise ValueError(
                 "inputs: a single input needs a network with exactly one "
@@ -107,12 +107,12 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
             outputs[id(layer)] = layer.input_var
             continue
         if layer.input_layer is None:  # a MergeLayer reads a list
-            layer_input = [outputs[id(l)] for l in layer.input_layers]
+            layer_input = [outputs[id(node)] for node in layer.input_layers]
         else:
             layer_input = outputs[id(layer.input_layer)]
         with layer.graph.as_default(), tf.name_scope(layer.scope):
             outputs[id(layer)] = layer.get_output_for(layer_input, **kwargs)
-    result = [outputs[id(l)] for l in layers]
+    result = [outputs[id(node)] for node in layers]
     return result[0] if single else result
 
 
@@ -132,8 +132,8 @@ def get_all_params(layer, unwrap_shared=True, **tags):
     """
     seen = IdentitySet()
     params = []
-    for l in get_all_layers(layer):
-        for p in l.get_params(unwrap_shared=unwrap_shared, **tags):
+    for node in get_all_layers(layer):
+        for p in node.get_params(unwrap_shared=unwrap_shared, **tags):
             if p not in seen:
                 seen.add(p)
                 params.append(p)
@@ -145,9 +145,9 @@ def get_all_param_names(layer, **tags):
     `get_all_params(layer, **tags)`, in the same order."""
     names = []
     owners = {}
-    for l in get_all_layers(layer):
-        for p in l.params:
-            owners.setdefault(id(p), l)
+    for node in get_all_layers(layer):
+        for p in node.params:
+            owners.setdefault(id(p), node)
     for p in get_all_params(layer, **tags):
         names.append(owners[id(p)].param_name(p))
     return names
@@ -244,8 +244,8 @@ def get_init_updates(layer):
     """
     updates = []
     found = False
-    for l in get_all_layers(layer):
-        layer_updates = getattr(l, "init_updates", None)
+    for node in get_all_layers(layer):
+        layer_updates = getattr(node, "init_updates", None)
         if layer_updates is not None:
             found = True
             updates.extend(layer_updates)
@@ -259,6 +259,6 @@ def get_bn_updates(layer):
     """The running-mean updates of every `MeanOnlyBNLayer` up to `layer` from
     the last training-mode `get_output` (empty list if none)."""
     updates = []
-    for l in get_all_layers(layer):
-        updates.extend(getattr(l, "bn_updates", None) or [])
+    for node in get_all_layers(layer):
+        updates.extend(getattr(node, "bn_updates", None) or [])
     return updates

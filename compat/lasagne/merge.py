@@ -21,7 +21,8 @@ class MergeLayer(Layer):
       ValueError: empty `incomings`.
     """
 
-    def __init__(self, incomings, name=None):  # pylint: disable=super-init-not-called
+    # Layer.__init__ takes one incoming layer; this one takes a list.
+    def __init__(self, incomings, name=None):  # pylint: disable=W0231
         validation.assert_graph_mode(type(self).__name__)
         if not isinstance(incomings, (list, tuple)) or not all(
                 isinstance(layer, Layer) for layer in incomings):
@@ -98,7 +99,8 @@ class ConcatLayer(MergeLayer):
         rank = ranks.pop()
         if (isinstance(axis, bool) or not isinstance(axis, numbers.Integral)
                 or not -rank <= axis < rank):
-            raise ValueError("ConcatLayer: axis must be an int in [%d, %d) for "
+            raise ValueError("ConcatLayer: axis must be an int in [%d, %d) "
+                             "for "
                              "rank-%d inputs; got %r" % (-rank, rank, rank,
                                                          axis))
         self.axis = int(axis) % rank
@@ -135,7 +137,8 @@ class ElemwiseSumLayer(MergeLayer):
         n = len(self.input_layers)
         if isinstance(coeffs, (list, tuple)):
             if len(coeffs) != n:
-                raise ValueError("ElemwiseSumLayer: coeffs must have one entry "
+                raise ValueError("ElemwiseSumLayer: coeffs must have one "
+                                 "entry "
                                  "per incoming layer (%d); got %r"
                                  % (n, coeffs))
             coeffs = list(coeffs)
@@ -159,6 +162,6 @@ class ElemwiseSumLayer(MergeLayer):
         total = None
         for coeff, tensor in zip(self.coeffs, inputs):
             term = tensor if coeff == 1 else tensor * tf.cast(coeff,
-                                                               tensor.dtype)
+                                                              tensor.dtype)
             total = term if total is None else total + term
         return total

@@ -10,7 +10,8 @@ _state = {"rng": np.random}
 
 
 def get_rng():
-    """Returns the generator used by `lasagne.init` (default: ``np.random``)."""
+    """Returns the generator `lasagne.init` draws from (default:
+    ``np.random``)."""
     return _state["rng"]
 
 

@@ -35,7 +35,8 @@ class ReshapeLayer(Layer):
             if isinstance(s, (list, tuple)):
                 if (len(s) != 1 or not isinstance(s[0], numbers.Integral)
                         or not 0 <= s[0] < len(self.input_shape)):
-                    raise ValueError("shape: a reference must be [i] with i an "
+                    raise ValueError("shape: a reference must be [i] with i "
+                                     "an "
                                      "input axis; got %r in %r" % (s, shape))
             elif not isinstance(s, numbers.Integral) or s < -1 or s == 0:
                 raise ValueError("shape entries must be positive ints, -1 or "

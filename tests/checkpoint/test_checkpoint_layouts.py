@@ -52,7 +52,7 @@ def test_kernel_norm_matches_loops_and_folds_back(kind, shape, out_index, rng):
 def test_fold_rejects_g_of_wrong_size(rng):
     with pytest.raises(kernel_kinds.LayoutError, match="needs 4 entries"):
         kernel_math.fold_weight_norm(rng.normal(size=(3, 3, 2, 4)), np.ones(5),
-                            "conv2d", 0.0)
+                                     "conv2d", 0.0)
 
 
 def _ws_oracle(kernel, out_axis, unbiased, eps, placement, gain):
@@ -122,7 +122,8 @@ def test_layer_kind_ambiguous(name, why):
 
 
 def test_layout_hints():
-    hints = names.parse_layouts(["^up/=conv2d_transpose", "dw=depthwise_conv2d"])
+    hints = names.parse_layouts(
+        ["^up/=conv2d_transpose", "dw=depthwise_conv2d"])
     assert names.hinted_kind("up/kernel", hints) == "conv2d_transpose"
     assert names.hinted_kind("dw_block/depthwise/kernel", hints) == \
         "depthwise_conv2d"
@@ -185,13 +186,13 @@ def test_plan_convert_errors():
     with pytest.raises(NameCollisionError, match="both 'd/bias' and "
                        "'d/biases'"):
         plan_convert(_vars(d__kernel=[3, 4], d__bias=[4],
-                                    d__biases=[4]))
+                           d__biases=[4]))
     with pytest.raises(UnsupportedVariableError, match="separable"):
         plan_convert(_vars(s__depthwise_weights=[3, 3, 4, 1],
-                                    s__pointwise_weights=[1, 1, 4, 8]))
+                           s__pointwise_weights=[1, 1, 4, 8]))
     with pytest.raises(UnsupportedVariableError, match="recurrent_kernel"):
         plan_convert(_vars(lstm__lstm_cell__kernel=[3, 16],
-                                    lstm__lstm_cell__recurrent_kernel=[4, 16]))
+                           lstm__lstm_cell__recurrent_kernel=[4, 16]))
     with pytest.raises(AmbiguousLayoutError, match="'up/depthwise/kernel'"):
         plan_convert(_vars(up__depthwise__kernel=[3, 3, 4, 4]))
     with pytest.raises(CheckpointError, match="include pattern '\\('"):
@@ -210,12 +211,12 @@ def test_plan_fold_kind_from_g_size():
                        "conv2d_transpose"):
         plan_fold(_vars(deconv__c__v=[3, 3, 4, 4], deconv__c__g=[4]))
     plan = plan_fold(_vars(deconv__c__v=[3, 3, 4, 4],
-                                    deconv__c__g=[4]),
-                              layouts_hints={"deconv/": "conv2d_transpose"})
+                           deconv__c__g=[4]),
+                     layouts_hints={"deconv/": "conv2d_transpose"})
     assert plan.steps[0].kind == "conv2d_transpose"
     # a scope saying "transpose" is trusted (the WN layers' default names)
     plan = plan_fold(_vars(conv2d_transpose__v=[3, 3, 4, 4],
-                                    conv2d_transpose__g=[4]))
+                           conv2d_transpose__g=[4]))
     assert plan.steps[0].kind == "conv2d_transpose"
 
 

@@ -92,7 +92,8 @@ def test_output_never_overwritten_without_force(plain, tmp_path):
 
 def test_dry_run_reads_and_writes_nothing(plain, tmp_path):
     out = tmp_path / "dry"
-    with pytest.warns(checkpoint.CheckpointWarning, match="fc/kernel/Momentum"):
+    with pytest.warns(checkpoint.CheckpointWarning,
+                      match="fc/kernel/Momentum"):
         plan = checkpoint.convert_checkpoint(plain, str(out / "x.ckpt"),
                                              dry_run=True)
     assert not out.exists()

@@ -48,7 +48,9 @@ def test_params_order_tags_and_names(graph):
         "conv1.W", "conv1_wn.b", "conv1_wn.g", "out.W", "out.b"]
     params = L.get_all_params(dense)
     assert params[0] is conv.W_param and params[3] is dense.W
-    names = lambda ps: [p.name for p in ps]
+
+    def names(ps):
+        return [p.name for p in ps]
     assert names(L.get_all_params(dense, trainable=True)) == names(
         [conv.W_param, conv_wn.b, dense.W, dense.b])
     assert names(L.get_all_params(dense, regularizable=True)) == names(

@@ -270,7 +270,8 @@ def test_weight_norm_stride2_conv_init_and_gradients(graph, rng):
                    ) < 1e-12
     assert rel_err(new[0], -m * inv) < 1e-12
     assert rel_err(new[1], g0 * inv) < 1e-12
-    assert rel_err(post_b, -m * inv) < 1e-12 and rel_err(post_g, g0 * inv) < 1e-12
+    assert rel_err(post_b, -m * inv) < 1e-12 and rel_err(post_g,
+                                                         g0 * inv) < 1e-12
     assert rel_err(post_out, got_init) < 1e-12
 
     def loss_np(V=V, g=g0, b=b0, x=x):
@@ -361,7 +362,8 @@ def test_init_is_exact_for_any_current_g(graph, rng):
         l_in, 3, W=rng.normal(size=(4, 3)), nonlinearity=None),
         g=rng.uniform(0.1, 5, size=3), b=rng.normal(size=3), init_stdv=0.3)
     lasagne.layers.get_output(wn, init=True)
-    apply_op = lasagne.updates.apply_updates(lasagne.layers.get_init_updates(wn))
+    apply_op = lasagne.updates.apply_updates(
+        lasagne.layers.get_init_updates(wn))
     out = lasagne.layers.get_output(wn)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

@@ -145,7 +145,8 @@ def test_merge_errors_name_the_problem(graph, build, error, message):
 
 
 def test_merge_of_mixed_dtypes_is_refused(graph):
-    a = L.InputLayer((None, 3), input_var=tf.placeholder(tf.float32, (None, 3)))
+    a = L.InputLayer(
+        (None, 3), input_var=tf.placeholder(tf.float32, (None, 3)))
     b = L.InputLayer((None, 3), input_var=tf.placeholder(F64, (None, 3)))
     with pytest.raises(TypeError, match="share one dtype"):
         L.ElemwiseSumLayer([a, b])

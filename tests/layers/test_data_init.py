@@ -39,8 +39,11 @@ LAYERS = ["conv", "strided", "transposed", "dense"]
 
 def _numpy_stack_init(x, vs):
     """Independent NumPy data init of the same stack: returns g, bias."""
-    relu = lambda a: np.maximum(a, 0)
-    elu = lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0)))
+    def relu(a):
+        return np.maximum(a, 0)
+
+    def elu(a):
+        return np.where(a > 0, a, np.expm1(np.minimum(a, 0)))
     ops = [
         lambda h, w: ref.conv(h, w, (1, 1), "SAME"),
         lambda h, w: ref.conv(relu(h), w, (2, 2), "SAME"),

@@ -38,7 +38,8 @@ def test_low_precision_norm_does_not_overflow(graph, rng, dtype, tol):
                                                    [0, 1, 2]), (1, 1), "SAME")
     got = np.float64(got)
     assert np.all(np.isfinite(got))
-    np.testing.assert_allclose(got, expected, atol=tol * np.abs(expected).max())
+    np.testing.assert_allclose(
+        got, expected, atol=tol * np.abs(expected).max())
     for grad in got_grads:
         assert np.all(np.isfinite(np.float64(grad)))
     t = ref.conv(x_rounded, ref.weight_norm(v_rounded, np.ones(4), [0, 1, 2]),

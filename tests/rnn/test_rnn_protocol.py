@@ -51,7 +51,8 @@ def test_one_cell_twice_shares_two_cells_never_collide(graph):
                       dtype=tf.float32)
     scopes = sorted({v.op.name.rsplit("/", 2)[0] if "/input/" in v.op.name
                      or "/recurrent/" in v.op.name else
-                     v.op.name.rsplit("/", 1)[0] for v in tf.global_variables()})
+                     v.op.name.rsplit("/", 1)[0]
+                     for v in tf.global_variables()})
     assert scopes == ["other/enc", "rnn/wn_lstm_cell", "rnn/wn_lstm_cell_1"] \
         or scopes == ["rnn/enc", "rnn/wn_lstm_cell", "rnn/wn_lstm_cell_1"]
     with tf.Session() as sess:

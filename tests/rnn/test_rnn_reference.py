@@ -17,7 +17,6 @@ from reference import run_rnn as run_reference
 pytestmark = pytest.mark.usefixtures("implementation")
 
 
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_outputs_states_and_gradients_match_numpy(graph, rng, kind):
     batch, steps, depth, n = 3, 5, 4, 3
@@ -99,7 +98,8 @@ def test_scaling_a_column_of_v_leaves_outputs_unchanged(graph, rng, kind):
         after = sess.run(outputs)
     np.testing.assert_allclose(after, before, rtol=1e-10, atol=1e-11)
     np.testing.assert_allclose(
-        before, run_reference(kind, params, x_value, n)[0], rtol=1e-10, atol=1e-11)
+        before, run_reference(kind, params, x_value, n)[0], rtol=1e-10,
+        atol=1e-11)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -128,7 +128,8 @@ def test_lstm_concatenated_state(graph, rng):
         params = randomize(sess, variables, rng)
         got = sess.run(final)
     _, (c, h) = run_reference("lstm", params, x_value, 3)
-    np.testing.assert_allclose(got, np.concatenate([c, h], 1), rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(got, np.concatenate(
+        [c, h], 1), rtol=1e-10, atol=1e-11)
 
 
 def test_multi_rnn_cell_matches_stacked_reference(graph, rng):

@@ -33,9 +33,9 @@ def kernel_norm(kernel, kind=None, eps=0.0):
 
     Args:
       kernel: tensor in a plain TF layout.
-      kind: a `tf1_wn.kernel_kinds.LAYER_KINDS` key; None means dense for rank 2
-        and ``conv1d/2d/3d`` (channels last) for ranks 3-5.  Pass
-        ``'conv2d_transpose'`` or ``'depthwise_conv2d'`` for those kernel_kinds.
+      kind: a `tf1_wn.kernel_kinds.LAYER_KINDS` key; None means dense for
+        rank 2 and ``conv1d/2d/3d`` (channels last) for ranks 3-5.  Pass
+        ``'conv2d_transpose'`` or ``'depthwise_conv2d'`` for those layouts.
       eps: added to the sum of squares.
 
     Returns:

@@ -210,19 +210,20 @@ def layer_kind(name, shape, hint=None, trust_depthwise_scope=False):
     own_depthwise = _DEPTHWISE_WORD in own
     if own_transpose and own_depthwise:
         raise ambiguous(name, shape, "its scope %r mentions both a "
-                         "transposed and a depthwise conv" % own)
+                        "transposed and a depthwise conv" % own)
     if own_transpose:
         return kernel_kinds.default_kind(rank, transposed=True)
     if own_depthwise:
         if trust_depthwise_scope and rank == 4:
             return "depthwise_conv2d"
         raise ambiguous(name, shape, "its scope %r says depthwise but the "
-                         "variable is not named depthwise_kernel or "
-                         "depthwise_weights" % own)
-    if any(word in enclosing for word in _TRANSPOSE_WORDS + (_DEPTHWISE_WORD,)):
+                        "variable is not named depthwise_kernel or "
+                        "depthwise_weights" % own)
+    if any(word in enclosing
+           for word in _TRANSPOSE_WORDS + (_DEPTHWISE_WORD,)):
         raise ambiguous(name, shape, "an enclosing scope (%r) mentions a "
-                         "transposed or depthwise conv but the layer's own "
-                         "scope %r does not" % (enclosing, own))
+                        "transposed or depthwise conv but the layer's own "
+                        "scope %r does not" % (enclosing, own))
     return kernel_kinds.default_kind(rank)
 
 

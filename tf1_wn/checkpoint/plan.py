@@ -15,8 +15,9 @@ Policies (docs/checkpoints.md):
   ``keep_slots=True``.  Slots of a renamed bias (``biases -> bias``) are
   renamed with it.
 * ``ExponentialMovingAverage`` shadows of a converted kernel are converted
-  the same way (``v/ExponentialMovingAverage``, ``g/ExponentialMovingAverage``),
-  so the averaged model also computes what it did.
+  the same way (``v/ExponentialMovingAverage``,
+  ``g/ExponentialMovingAverage``), so the averaged model also computes what
+  it did.
 * Every other variable is copied unchanged.
 """
 import collections
@@ -82,7 +83,8 @@ class Plan:
                  if verbose or s.action != "copy"]
         copies = sum(1 for s in self.steps if s.action == "copy")
         if not verbose and copies:
-            lines.append("copy         %d other variable(s) unchanged" % copies)
+            lines.append(
+                "copy         %d other variable(s) unchanged" % copies)
         lines.extend("warning: " + w for w in self.warnings)
         return lines
 

@@ -195,7 +195,8 @@ class WeightNormCellBase:
         if dtype not in CELL_DTYPES:
             raise TypeError(
                 f"`inputs` of {type(self).__name__} must be one of "
-                f"{validation.dtype_names()}, got {dtype.name} for {inputs.name}.")
+                f"{validation.dtype_names()}, got {dtype.name} for "
+                f"{inputs.name}.")
         input_depth = validation.static_channels("inputs", inputs, -1)
         built = self._built.get(graph)
         if built is not None:
@@ -243,7 +244,8 @@ class WeightNormCellBase:
                     or tf.random_normal_initializer(
                         0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV))
                 g = tf.get_variable(
-                    "g", [spec.width], dtype, initializer=tf.ones_initializer(),
+                    "g", [spec.width], dtype,
+                    initializer=tf.ones_initializer(),
                     trainable=self._trainable_g)
             return v, g
 

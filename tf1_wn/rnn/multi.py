@@ -133,7 +133,8 @@ class MultiRNNCell:
             var_scope = tf.variable_scope(scope or self._name)
         else:
             var_scope = tf.variable_scope(
-                None, default_name=unique_default_name(graph, "multi_rnn_cell"))
+                None,
+                default_name=unique_default_name(graph, "multi_rnn_cell"))
         with var_scope as entered:
             self._scopes.setdefault(graph, entered)
             position = 0
