@@ -3,9 +3,10 @@
 Every layer, cell and the Lasagne mirror call these functions; none of them
 re-derives a norm.  Conventions:
 
-* ``reduce_axes`` are the kernel axes a norm sums over (every axis but the
-  output-channel axes, see REFERENCE: dense ``[0]``, conv ``[0..rank-2]``,
-  transposed conv ``[0, 1, 3]``, depthwise ``[0, 1]``).
+* ``reduce_axes`` are the kernel axes a norm sums over: every axis but the
+  output-channel axes of `tf1_wn.kernel_kinds` (dense ``[0]``, conv
+  ``[0..rank-2]``, transposed conv ``[0, 1, 3]``, depthwise ``[0, 1]``;
+  docs/design.md).
 * Norms and statistics are computed in float32 for float16/bfloat16 tensors
   (a float16 sum of squares overflows above 65504 and ``1e-12`` rounds to 0)
   and cast back, so the result has the kernel's dtype.
@@ -82,11 +83,11 @@ def _factor_terms(v_stats, g, reduce_axes, eps, gain_gradient=None):
         return g_stats * inverse, inverse, g_stats
 
 
-# Closed-form gradients (REFERENCE section 1), registered once and attached
-# with gradient_override_map to the products that form the result: nothing
-# is differentiated through the norm's own ops.  tf.custom_gradient would
-# register a new function on every call, and automatic differentiation of
-# the broadcasting products and the norm builds about three times as many
+# Closed-form gradients (docs/design.md, section 1), registered once and
+# attached with gradient_override_map to the products that form the result:
+# nothing is differentiated through the norm's own ops.  tf.custom_gradient
+# would register a new function on every call, and automatic differentiation
+# of the broadcasting products and the norm builds about three times as many
 # ops, which shows in graph-construction time and on small layers.
 _GAIN_GRADIENT = "Tf1WnGain"
 _WEIGHT_GRADIENT = "Tf1WnWeightNorm"

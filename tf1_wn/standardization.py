@@ -134,12 +134,15 @@ def _cast(x, dtype):
 
 
 def _forward(w, gain, axes, n, config):
-    """Returns ``(y, centred, scale, r, t)`` in the statistics dtype.
+    """The forward pass and what the gradient needs.
 
-    ``y = centred * scale`` with ``scale = r * gain``; ``r`` is
-    ``1 / sqrt(var + eps)`` or ``1 / (std + eps)``; ``t`` is the factor of
-    the variance term of the gradient (``r``, or ``1 / std`` with 0 for a
-    constant channel).
+    Returns:
+      ``(y, centred, scale, r, t, divisor)``, the tensors in the statistics
+      dtype: ``y = centred * scale`` with ``scale = r * gain``; ``r`` is
+      ``1 / sqrt(var + eps)`` or ``1 / (std + eps)``; ``t`` is the factor
+      of the variance term of the gradient (``r``, or ``1 / std`` with 0
+      for a constant channel); ``divisor`` is the variance's ``n`` or
+      ``n - 1`` (a Python number).
     """
     mean = tf.reduce_mean(w, axes, keepdims=True)
     centred = w - mean

@@ -9,6 +9,7 @@ averages are converted alike, other slots dropped or kept (`plan`).
 import numpy as np
 
 from tf1_wn import kernel_kinds
+from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import kernel_math
 from tf1_wn.checkpoint import names as names_mod
@@ -55,8 +56,7 @@ def _cell_step(b, name, scope, shape, cell_kind, eps):
         d, n = kernel_kinds.cell_split(shape, cell_kind)
     except LayoutError as error:
         raise errors.InvalidLayoutError(f"{name!r}: {error}") from None
-    targets = [join(scope, p) for p in
-               ("input/v", "input/g", "recurrent/v", "recurrent/g")]
+    targets = [join(scope, part) for part in vn.CELL_PARTS]
     return ("convert_cell", targets, _convert_cell(d, eps), cell_kind,
             f"d={d}, n={n}")
 
@@ -75,7 +75,7 @@ def _layer_step(b, name, scope, shape, hint, eps):
                 f"{name!r} belongs to a separable conv (with "
                 f"{join(scope, pointwise)!r}), which has no tf1_wn "
                 f"counterpart; leave it out with --exclude {scope!r}")
-    targets = [join(scope, "v"), join(scope, "g")]
+    targets = [join(scope, vn.DIRECTION), join(scope, vn.GAIN)]
     return "convert", targets, _convert_layer(kind, eps), kind, ""
 
 
@@ -135,7 +135,7 @@ def plan_convert(variables, include=None, exclude=None, layouts_hints=None,
                   note="moving average converted alike", compute=compute)
             return True
         b.handle_children([name], ema)
-        plan_bias_rename(b, scope, "bias")
+        plan_bias_rename(b, scope, vn.BIAS)
     if (include or exclude) and not matched:
         b.warnings.append("no kernel matched the include/exclude patterns")
     return b.finish("convert")

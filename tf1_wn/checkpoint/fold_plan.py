@@ -9,6 +9,7 @@ matched by ``ws``) becomes its standardized (times gain) kernel.
 import numpy as np
 
 from tf1_wn import kernel_kinds
+from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import kernel_math
 from tf1_wn.checkpoint import names as names_mod
@@ -110,14 +111,14 @@ def _fold_step(b, action, sources, target, kind, compute, bias_scope, names,
 
 
 def _weight_norm_pair(b, scope):
-    v, g = join(scope, "v"), join(scope, "g")
+    v, g = join(scope, vn.DIRECTION), join(scope, vn.GAIN)
     return (v, g) if b.primary(v) and b.primary(g) else None
 
 
 def _fold_cell_scope(b, parent, eps, names):
     """Folds the WN cell under `parent` if `parent` is one; whether it is."""
-    x_pair = _weight_norm_pair(b, join(parent, "input"))
-    h_pair = _weight_norm_pair(b, join(parent, "recurrent"))
+    x_pair = _weight_norm_pair(b, join(parent, vn.CELL_INPUT))
+    h_pair = _weight_norm_pair(b, join(parent, vn.CELL_RECURRENT))
     if not (x_pair and h_pair):
         return False
     if b.is_selected(x_pair[0]):
@@ -135,12 +136,13 @@ def _fold_cell_scope(b, parent, eps, names):
 def _fold_weight_norm(b, eps, names):
     """Plans the fold of every selected ``v``/``g`` layer and WN cell."""
     scopes = sorted({split(n)[0] for n in b.variables
-                     if split(n)[1] == "v" and b.primary(n)})
+                     if split(n)[1] == vn.DIRECTION and b.primary(n)})
     for scope in scopes:
-        if join(scope, "v") in b.claimed:
+        if join(scope, vn.DIRECTION) in b.claimed:
             continue
         parent, last = split(scope)
-        if last == "input" and _fold_cell_scope(b, parent, eps, names):
+        if last == vn.CELL_INPUT and _fold_cell_scope(b, parent, eps,
+                                                      names):
             continue
         found = _weight_norm_pair(b, scope)
         if found is None or not b.is_selected(found[0]):
@@ -176,7 +178,7 @@ def _fold_weight_standardization(b, ws_filters, ws_variant, names):
         if base not in kernel_names or not b.primary(name) or \
                 name in b.claimed or not b.is_selected(name):
             continue
-        gain = join(scope, "gain")
+        gain = join(scope, vn.WS_GAIN)
         has_gain = b.primary(gain)
         if not (has_gain or any(r.search(name) for r in ws_filters)):
             continue

@@ -10,6 +10,7 @@ import collections
 
 import numpy as np
 
+from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import names as names_mod
 from tf1_wn.checkpoint.fold_plan import fold_kind
@@ -25,8 +26,7 @@ LayerGroup = collections.namedtuple("LayerGroup",
                                     ["scope", "kind", "layout", "entries"])
 
 _ROLES = set(names_mod.KERNEL_NAMES + names_mod.DEPTHWISE_NAMES
-             + names_mod.BIAS_NAMES + ("v", "g", "gain"))
-_CELL_PARTS = ("input/v", "input/g", "recurrent/v", "recurrent/g")
+             + names_mod.BIAS_NAMES + (vn.DIRECTION, vn.GAIN, vn.WS_GAIN))
 
 split, join = names_mod.split_name, names_mod.join_name
 
@@ -50,8 +50,8 @@ def _group_scopes(variables, parents):
     def group_of(primary):
         scope, _ = split(primary)
         parent, last = split(scope)
-        if last in ("input", "recurrent") and all(
-                join(parent, part) in variables for part in _CELL_PARTS):
+        if last in (vn.CELL_INPUT, vn.CELL_RECURRENT) and all(
+                join(parent, part) in variables for part in vn.CELL_PARTS):
             return parent
         return scope
 
@@ -85,7 +85,7 @@ def _plain_kind(variables, scope, local, hints, ws_filters):
                    if kernels[0] in names_mod.KERNEL_NAMES else None)
     if cell in ("ambiguous", "invalid"):
         return "other", cell
-    if "gain" in local or any(r.search(name) for r in ws_filters):
+    if vn.WS_GAIN in local or any(r.search(name) for r in ws_filters):
         return "weight-standardized", _layout(
             lambda: names_mod.layer_kind(name, shape, hint) or "")
     if cell is not None:
@@ -99,11 +99,12 @@ def _plain_kind(variables, scope, local, hints, ws_filters):
 def _group_kind(variables, scope, local, hints, ws_filters):
     """``(kind, layout)`` of one group from its primary variables `local`
     (names relative to `scope`)."""
-    if "input/v" in local and "recurrent/v" in local:
+    if set(vn.CELL_PARTS) <= local:
         return "weight-normalized cell", "dense"
-    if "v" in local and "g" in local:
+    if vn.DIRECTION in local and vn.GAIN in local:
         return "weight-normalized", _layout(lambda: fold_kind(
-            variables, hints, join(scope, "v"), join(scope, "g")))
+            variables, hints, join(scope, vn.DIRECTION),
+            join(scope, vn.GAIN)))
     return _plain_kind(variables, scope, local, hints, ws_filters)
 
 
@@ -116,7 +117,7 @@ def _role(name, scope, kind, parent):
         return what % split(parent)[1]
     rel = name[len(scope) + 1:] if scope else name
     if rel in _ROLES or (kind.endswith("cell") and rel.count("/") == 1
-                         and split(rel)[1] in ("v", "g")):
+                         and split(rel)[1] in (vn.DIRECTION, vn.GAIN)):
         return rel
     return "other"
 

@@ -22,6 +22,7 @@ from tf1_wn import data_init
 from tf1_wn import geometry as geometry_lib
 from tf1_wn import normalization
 from tf1_wn import validation
+from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
 from tf1_wn.layers.docstrings import fill
@@ -71,10 +72,11 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
     with base.layer_scope(scope, geometry.default_name, reuse):
         variables = WeightNormVariables(*base.make_variables(
             geometry, in_channels, inputs.dtype.base_dtype, [
-                base.kernel_spec("v", kernel_initializer),
-                base.channel_spec("g", g_initializer, tf.ones_initializer(),
+                base.kernel_spec(names.DIRECTION, kernel_initializer),
+                base.channel_spec(names.GAIN, g_initializer,
+                                  tf.ones_initializer(),
                                   trainable=trainable_g),
-                base.channel_spec("bias", bias_initializer,
+                base.channel_spec(names.BIAS, bias_initializer,
                                   tf.zeros_initializer()) if use_bias
                 else None]))
         if init:

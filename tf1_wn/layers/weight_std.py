@@ -20,6 +20,7 @@ from tf_slim.ops.arg_scope import add_arg_scope
 from tf1_wn import geometry as geometry_lib
 from tf1_wn import kernel_kinds
 from tf1_wn import standardization
+from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
 from tf1_wn.layers.docstrings import fill
@@ -64,10 +65,10 @@ def build_weight_standardized_layer(
     with base.layer_scope(scope, geometry.default_name, reuse):
         variables = WeightStandardizedVariables(*base.make_variables(
             geometry, in_channels, inputs.dtype.base_dtype, [
-                base.kernel_spec("kernel", kernel_initializer),
-                base.channel_spec("gain", gain_initializer,
+                base.kernel_spec(names.WS_KERNEL, kernel_initializer),
+                base.channel_spec(names.WS_GAIN, gain_initializer,
                                   tf.ones_initializer()) if gain else None,
-                base.channel_spec("bias", bias_initializer,
+                base.channel_spec(names.BIAS, bias_initializer,
                                   tf.zeros_initializer()) if use_bias
                 else None]))
         kernel, gain_var, bias = variables

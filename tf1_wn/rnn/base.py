@@ -18,6 +18,7 @@ import weakref
 from tf1_wn import data_init as data_init_lib
 from tf1_wn import normalization
 from tf1_wn import validation
+from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers.base import DEFAULT_KERNEL_INITIALIZER_STDDEV
 
@@ -239,23 +240,24 @@ class WeightNormCellBase:
         def direction_and_gain(name, rows, initializer):
             with tf.variable_scope(name):
                 v = tf.get_variable(
-                    "v", [rows, spec.width], dtype,
+                    names.DIRECTION, [rows, spec.width], dtype,
                     initializer=initializer
                     or tf.random_normal_initializer(
                         0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV))
                 g = tf.get_variable(
-                    "g", [spec.width], dtype,
+                    names.GAIN, [spec.width], dtype,
                     initializer=tf.ones_initializer(),
                     trainable=self._trainable_g)
             return v, g
 
         def variables():
             input_v, input_g = direction_and_gain(
-                "input", input_depth, self._kernel_initializer)
+                names.CELL_INPUT, input_depth, self._kernel_initializer)
             recurrent_v, recurrent_g = direction_and_gain(
-                "recurrent", self._num_units, self._recurrent_initializer)
+                names.CELL_RECURRENT, self._num_units,
+                self._recurrent_initializer)
             bias = tf.get_variable(
-                "bias", [spec.width], dtype,
+                names.BIAS, [spec.width], dtype,
                 initializer=self._bias_initializer
                 or tf.constant_initializer(spec.bias_value))
             with tf.name_scope("normalized_kernel"):
