@@ -33,9 +33,11 @@ Module map (docs/design.md tells the same in more words):
 ``native_ops``          build, cache and load the fused C++ kernels
                         (sources in ``native/``)
 ``errors``              the error tree
+``docstrings``          the argument documentation layers and cells
+                        share, attached with `docstrings.fill`
+``variable_names``      the names of the variables tf1-wn creates
 ``layers/``             ``base`` (scope, checks, variables, layer-object
-                        base), ``weight_norm``, ``weight_std``,
-                        ``docstrings`` (shared argument docs)
+                        base), ``weight_norm``, ``weight_std``
 ``rnn/``                ``base`` (cell protocol, variables, data init),
                         ``cells``, ``multi``
 ``checkpoint/``         the offline tools: ``names``, ``kernel_math``,

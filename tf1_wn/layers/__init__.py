@@ -6,8 +6,7 @@
 * `tf1_wn.layers.weight_std`: ``ws_conv*`` and the
   ``WeightStandardized*`` objects;
 * `tf1_wn.layers.base`: what both share (scope, input checks, variables,
-  EMA reads, the layer-object base);
-* `tf1_wn.layers.docstrings`: the argument documentation both reuse.
+  EMA reads, the layer-object base).
 
 Every public layer is importable from here (``tf1_wn.layers.dense``) and
 from `tf1_wn` itself.

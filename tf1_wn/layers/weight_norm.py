@@ -25,7 +25,7 @@ from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
-from tf1_wn.layers.docstrings import fill
+from tf1_wn.docstrings import fill
 from tf1_wn.normalization import DEFAULT_EPS
 
 AUTO_REUSE = tf.AUTO_REUSE

@@ -23,7 +23,7 @@ from tf1_wn import standardization
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
-from tf1_wn.layers.docstrings import fill
+from tf1_wn.docstrings import fill
 
 AUTO_REUSE = tf.AUTO_REUSE
 
@@ -319,8 +319,10 @@ class WeightStandardizedConv1D(_WeightStandardizedLayer):
     """Weight-standardized 1-D convolution object (see `tf1_wn.ws_conv1d`).
 
     Args:
-      filters, kernel_size, strides, padding, dilation_rate, data_format:
-        as `tf1_wn.ws_conv1d`.
+      filters: number of output channels.
+      kernel_size, strides, dilation_rate: int or 1-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NWC' or 'NCW'.
       {weight_std_args}
       {name_arg}
 
@@ -343,8 +345,10 @@ class WeightStandardizedConv2D(_WeightStandardizedLayer):
     """Weight-standardized 2-D convolution object (see `tf1_wn.ws_conv2d`).
 
     Args:
-      filters, kernel_size, strides, padding, dilation_rate, data_format:
-        as `tf1_wn.ws_conv2d`.
+      filters: number of output channels.
+      kernel_size, strides, dilation_rate: int or 2-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NHWC' or 'NCHW'.
       {weight_std_args}
       {name_arg}
 
@@ -367,8 +371,10 @@ class WeightStandardizedConv3D(_WeightStandardizedLayer):
     """Weight-standardized 3-D convolution object (see `tf1_wn.ws_conv3d`).
 
     Args:
-      filters, kernel_size, strides, padding, dilation_rate, data_format:
-        as `tf1_wn.ws_conv3d`.
+      filters: number of output channels.
+      kernel_size, strides, dilation_rate: int or 3-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NDHWC' or 'NCDHW'.
       {weight_std_args}
       {name_arg}
 
@@ -392,8 +398,10 @@ class WeightStandardizedConv2DTranspose(_WeightStandardizedLayer):
     `tf1_wn.ws_conv2d_transpose`).
 
     Args:
-      filters, kernel_size, strides, padding, data_format: as
-        `tf1_wn.ws_conv2d_transpose`.
+      filters: number of output channels.
+      kernel_size, strides: int or 2-tuple.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NHWC' or 'NCHW'.
       {weight_std_args}
       {name_arg}
 
@@ -418,8 +426,11 @@ class WeightStandardizedDepthwiseConv2D(_WeightStandardizedLayer):
     `tf1_wn.ws_depthwise_conv2d`).
 
     Args:
-      kernel_size, depth_multiplier, strides, padding, dilation_rate,
-        data_format: as `tf1_wn.ws_depthwise_conv2d`.
+      kernel_size, dilation_rate: int or 2-tuple.
+      depth_multiplier: output channels per input channel.
+      strides: int or 2-tuple with equal entries.
+      padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
+      data_format: 'NHWC' or 'NCHW'.
       {weight_std_args}
       {name_arg}
 

@@ -12,6 +12,7 @@ import collections
 from tf1_wn import normalization
 from tf1_wn.rnn.base import ProjectionSpec, WeightNormCellBase
 from tf1_wn._tf import tf
+from tf1_wn.docstrings import fill
 
 
 class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
@@ -31,36 +32,19 @@ class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
         return self.c.dtype
 
 
-_COMMON_ARGS = """
-    Args:
-      num_units: number of units n.
-      activation: the nonlinearity `act`; default tf.tanh.
-      kernel_initializer: initializer of every ``input/v``; default
-        N(0, 0.05) as the weight-normalized layers.
-      recurrent_initializer: initializer of every ``recurrent/v``; default
-        N(0, 0.05).
-      bias_initializer: initializer of every bias; default zeros (GRU gates:
-        1.0).
-      trainable_g: whether the g variables are trainable.
-      eps: added to each column's sum of squares in the norm.
-      name: variable scope of the cell (exact, with reuse, so two cells
-        given the same name in the same scope share variables); default a
-        fresh unique scope under the variable scope of the first call.
-      dtype: float16, bfloat16, float32 or float64; default the inputs'
-        dtype.  For float16 and bfloat16 the norms run in float32.
-
-    Raises:
-      ValueError: bad num_units, eps or name.
-      TypeError: non-callable activation, or another dtype.
-"""
-
-
+@fill
 class WeightNormRNNCell(WeightNormCellBase):
     """Weight-normalized basic RNN cell: ``h' = act(x Wx + h Wh + bias)``.
 
     Variables (under the cell scope): ``input/v [d, n]``, ``input/g [n]``,
     ``recurrent/v [n, n]``, ``recurrent/g [n]``, ``bias [n]``.
-    """ + _COMMON_ARGS
+
+    Args:
+      num_units: number of units n.
+      {cell_args}
+
+    {cell_raises}
+    """
 
     _default_name = "wn_rnn_cell"
 
@@ -80,6 +64,7 @@ class WeightNormRNNCell(WeightNormCellBase):
         return output, output
 
 
+@fill
 class WeightNormGRUCell(WeightNormCellBase):
     """Weight-normalized GRU cell (TF1 `GRUCell` equations and layout).
 
@@ -89,7 +74,13 @@ class WeightNormGRUCell(WeightNormCellBase):
     Variables: ``gates/{input,recurrent}/{v,g}`` (``[d|n, 2n]``, ``[2n]``),
     ``gates/bias [2n]`` (init 1.0), ``candidate/{input,recurrent}/{v,g}``
     (``[d|n, n]``, ``[n]``), ``candidate/bias [n]``.
-    """ + _COMMON_ARGS
+
+    Args:
+      num_units: number of units n.
+      {cell_args}
+
+    {cell_raises}
+    """
 
     _default_name = "wn_gru_cell"
 
@@ -115,6 +106,7 @@ class WeightNormGRUCell(WeightNormCellBase):
         return new_h, new_h
 
 
+@fill
 class WeightNormLSTMCell(WeightNormCellBase):
     """Weight-normalized LSTM cell (TF1 `BasicLSTMCell` equations, layout).
 
@@ -127,11 +119,17 @@ class WeightNormLSTMCell(WeightNormCellBase):
 
     The state is an `LSTMStateTuple` ``(c, h)`` when `state_is_tuple`, else
     ``concat([c, h], 1)``.
-    """ + _COMMON_ARGS.replace(
-        "      activation:",
-        "      forget_bias: constant added to the forget gate.\n"
-        "      state_is_tuple: state as an LSTMStateTuple (else concat).\n"
-        "      activation:")
+
+    Args:
+      num_units: number of units n.
+      forget_bias: number added to the forget gate (not a
+        variable: data init leaves it in place).
+      state_is_tuple: state as an `LSTMStateTuple` (else the
+        concatenation).
+      {cell_args}
+
+    {cell_raises}
+    """
 
     _default_name = "wn_lstm_cell"
 

@@ -1,8 +1,8 @@
-"""Argument documentation shared by the layers, written once.
+"""Argument documentation shared by the layers and cells, written once.
 
-Each public layer's docstring holds placeholders such as
-``{weight_norm_args}``; `fill` replaces them with the text below, so
-``help(tf1_wn.conv2d)`` lists every argument in full.
+Each public layer's and cell's docstring holds placeholders such as
+``{weight_norm_args}`` on lines of their own; `fill` replaces them with the
+text below, so ``help(tf1_wn.conv2d)`` lists every argument in full.
 """
 INIT_ARG = """\
       init: data-dependent init mode.  The output is computed from v alone,
@@ -75,7 +75,31 @@ OBJECT_NAME_ARG = """\
         same name gets ``name_1``); default the functional layer's scope
         name."""
 
+CELL_ARGS = """\
+      activation: the nonlinearity `act`; default tf.tanh.
+      kernel_initializer: initializer of every ``input/v``; default
+        N(0, 0.05) as the weight-normalized layers.
+      recurrent_initializer: initializer of every ``recurrent/v``; default
+        N(0, 0.05).
+      bias_initializer: initializer of every bias; default zeros (the GRU's
+        gates: 1.0).
+      trainable_g: whether the g variables are trainable.
+      eps: non-negative number added to each column's sum of squares in
+        the norm (default `tf1_wn.DEFAULT_EPS`).
+      name: variable scope of the cell (exact, with reuse, so two cells
+        given the same name in the same scope share variables); default a
+        fresh unique scope under the variable scope of the first call.
+      dtype: float16, bfloat16, float32 or float64; default the inputs'
+        dtype.  For float16 and bfloat16 the norms run in float32."""
+
+CELL_RAISES = """\
+    Raises:
+      ValueError: a bad num_units, eps or name.
+      TypeError: a non-callable activation, or another dtype."""
+
 _SNIPPETS = {
+    "cell_args": CELL_ARGS,
+    "cell_raises": CELL_RAISES,
     "init_arg": INIT_ARG,
     "weight_norm_args": WEIGHT_NORM_ARGS,
     "weight_std_args": WEIGHT_STD_ARGS,
@@ -91,7 +115,8 @@ def fill(obj):
 
     Args:
       obj: a function or class whose docstring names placeholders from
-        this module on lines of their own.
+        this module on lines of their own (indented as an Args entry, or
+        as the ``Raises:`` header for the ``*_raises`` ones).
 
     Returns:
       `obj`, its docstring filled in.
