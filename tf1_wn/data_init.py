@@ -1,9 +1,14 @@
 """The INIT_OPS collection, `init_op` and the EMA helper `sync_ema`."""
+import weakref
+
 from tf1_wn import validation
 from tf1_wn._tf import tf
 
 #: Graph collection holding the assign ops of every data-dependent init pass.
 INIT_OPS = "tf1_wn_init_ops"
+
+# Per graph: (scope, name, the grouped ops) -> the op `init_op` returned.
+_GROUPED = weakref.WeakKeyDictionary()
 
 
 def add_init_op(op):
@@ -17,7 +22,9 @@ def init_op(scope=None, name="tf1_wn_data_init"):
 
     Build the model once with ``init=True`` on an init batch, then run the
     returned op once with that batch fed: every layer's g and bias are set in
-    a single ``session.run``.
+    a single ``session.run``.  Calling it again while the collection holds
+    the same ops returns the same op (no new op, so it also works on a
+    finalized graph once it was called before finalizing).
 
     Args:
       scope: optional name-scope prefix (a regular expression matched with
@@ -40,7 +47,12 @@ def init_op(scope=None, name="tf1_wn_data_init"):
         raise ValueError(
             f"No data-init ops found{where}: build the layers with init=True "
             "(or call cell.data_init) before calling tf1_wn.init_op.")
-    return tf.group(*ops, name=name)
+    graph = tf.get_default_graph()
+    key = (scope, name, tuple(op.name for op in ops))
+    grouped = _GROUPED.setdefault(graph, {})
+    if key not in grouped:
+        grouped[key] = tf.group(*ops, name=name)
+    return grouped[key]
 
 
 def sync_ema(ema, var_list=None, name="sync_ema"):

@@ -73,6 +73,8 @@ class _Spatial:
                  dilation_rate=1):
         self.n_spatial = n_spatial
         allowed = (_CHANNELS_LAST[n_spatial], _CHANNELS_FIRST[n_spatial])
+        if data_format is None:
+            data_format = _CHANNELS_LAST[n_spatial]
         self.data_format = validation.data_format(
             "data_format", data_format, allowed)
         self.channels_first = data_format == _CHANNELS_FIRST[n_spatial]
@@ -95,10 +97,48 @@ class _Spatial:
         return False
 
     def check_inputs(self, inputs):
+        """Checks rank, channels and the known spatial sizes of `inputs`.
+
+        Returns:
+          The number of input channels.
+
+        Raises:
+          ValueError: a wrong rank, unknown or zero channels, or a kernel
+            that does not fit the input (see `_check_sizes`).
+        """
         layout = "[batch, channels, *spatial]" if self.channels_first else \
             "[batch, *spatial, channels]"
         validation.check_rank("inputs", inputs, self.n_spatial + 2, layout)
-        return validation.static_channels("inputs", inputs, self.channel_axis)
+        channels = validation.static_channels("inputs", inputs,
+                                              self.channel_axis)
+        sizes = [inputs.shape.as_list()[dim]
+                 for dim in self._layout(self.channels_first)[1]]
+        for index, size in enumerate(sizes):
+            if size is not None:
+                self._check_sizes(index, size, inputs)
+        return channels
+
+    def _pads(self, index):
+        """``(before, after)`` explicit padding of spatial dim `index`."""
+        if isinstance(self.padding, str):
+            return 0, 0
+        return self.padding[index]
+
+    def _check_sizes(self, index, size, inputs):
+        """A forward conv's (dilated) kernel must fit a VALID or explicitly
+        padded input; TF would fail later, inside the kernel library."""
+        if self.padding == "SAME":
+            return
+        before, after = self._pads(index)
+        reach = (self.kernel_size[index] - 1) * self.dilation_rate[index] + 1
+        if size + before + after < reach:
+            padded = f" + {before} + {after}" if before or after else ""
+            raise ValueError(
+                f"`kernel_size` {self.kernel_size} (spanning {reach} with "
+                f"dilation {self.dilation_rate}) is larger than spatial "
+                f"dimension {index} of `inputs` ({size}{padded}) with "
+                f"padding {self.padding!r}, got shape {inputs.shape} for "
+                f"{inputs.name}. Use padding='SAME' or a smaller kernel.")
 
     def apply(self, inputs, kernel):
         """Applies the kernel; channels-first without a GPU is transposed.
@@ -148,8 +188,7 @@ class Conv(_Spatial):
                  padding="SAME", dilation_rate=1, data_format=None,
                  name=None):
         super().__init__(n_spatial, kernel_size, strides, padding,
-                         data_format or _CHANNELS_LAST[n_spatial],
-                         dilation_rate)
+                         data_format, dilation_rate)
         self.filters = validation.positive_int("filters", filters)
         self.default_name = name or f"conv{n_spatial}d"
         self.kind = f"conv{n_spatial}d"
@@ -199,6 +238,19 @@ class ConvTranspose(_Spatial):
     def out_channels(self, in_channels):
         del in_channels
         return self.filters
+
+    def _check_sizes(self, index, size, inputs):
+        """Explicit padding must leave a non-empty output."""
+        if isinstance(self.padding, str):
+            return
+        if self._output_size(size, index) < 1:
+            before, after = self.padding[index]
+            raise ValueError(
+                f"`padding` {self.padding!r} removes the whole output of "
+                f"spatial dimension {index}: (size - 1) * stride + kernel = "
+                f"{(size - 1) * self.strides[index] + self.kernel_size[index]}"
+                f" for `inputs` of shape {inputs.shape} ({inputs.name}), "
+                f"minus {before} + {after}.")
 
     def _output_size(self, size, index):
         stride, k = self.strides[index], self.kernel_size[index]

@@ -29,10 +29,11 @@ from tf1_wn._tf import tf
 #: 0.5 * eps / sum(v**2) <= 5e-7.
 DEFAULT_EPS = 1e-12
 
-#: Added to the variance in data-dependent init: ``g = s / sqrt(var + eps)``.
-#: Keeps a channel that is constant on the init batch finite (g = s * 1e4,
-#: its output 0 on that batch) and changes the std of ordinary channels
-#: (var >= 1e-4) by less than 5e-5 relative.
+#: Added to the variance in data-dependent init: ``g = s / sqrt(var + eps)``
+#: changes the std of ordinary channels (var >= 1e-4) by less than 5e-5
+#: relative.  A channel whose variance on the init batch is below it is
+#: taken as constant there and gets ``g = s`` (see
+#: `data_init_statistics`).
 DATA_INIT_EPS = 1e-8
 
 
@@ -229,8 +230,23 @@ def channel_moments(t, channel_axis):
     return mean, variance
 
 
+def _checked_moments(t, channel_axis, layer):
+    """`channel_moments` that fail with InvalidArgumentError naming `layer`
+    when the init batch is empty or holds NaN or inf."""
+    where = f"data init of {layer}"
+    nonempty = tf.debugging.assert_positive(
+        tf.size(t), message=f"{where}: the init batch is empty (a batch of "
+        "size 0, or every sequence length 0); g and bias are left unchanged")
+    with tf.control_dependencies([nonempty]):
+        mean, variance = channel_moments(t, channel_axis)
+    advice = ("the init batch holds NaN or inf; g and bias are left "
+              "unchanged")
+    return (tf.debugging.check_numerics(mean, f"{where}: {advice}"),
+            tf.debugging.check_numerics(variance, f"{where}: {advice}"))
+
+
 def data_init_statistics(t, channel_axis, init_scale=1.0, center=True,
-                         eps=DATA_INIT_EPS):
+                         eps=DATA_INIT_EPS, layer="layer"):
     """Gain and bias that give `t` per-channel mean 0 and std `init_scale`.
 
     `t` must be the pre-activation computed with the unit-norm kernel
@@ -238,21 +254,31 @@ def data_init_statistics(t, channel_axis, init_scale=1.0, center=True,
     current values of g and bias: running the init twice gives the same
     values.
 
+    A channel whose variance on the batch is below `eps` carries no scale
+    to match (it is constant there): it gets ``g = init_scale``, the gain
+    of a unit-variance channel, instead of ``init_scale / sqrt(eps)``, and
+    its bias still removes its mean.  Every op that uses the result fails
+    with an ``InvalidArgumentError`` naming `layer` when the batch is empty
+    or holds NaN or inf, so no assign can write NaN into g or bias.
+
     Args:
       t: normalized pre-activation, rank >= 2.
       channel_axis: the channel axis of `t`.
       init_scale: target standard deviation.
       center: whether a bias removes the mean; without one only the
         standard deviation is set.
-      eps: added to the variance (see `DATA_INIT_EPS`).
+      eps: added to the variance (see `DATA_INIT_EPS`), and the variance
+        below which a channel is taken as constant.
+      layer: the layer's name, for the error messages.
 
     Returns:
       ``(g, bias, initialized)``: g and bias (None when not `center`) of
       shape ``[channels]`` in float32 (float64 for float64 `t`), and
       ``initialized = g * t + bias`` in `t`'s dtype.
     """
-    mean, variance = channel_moments(t, channel_axis)
-    g = init_scale * tf.rsqrt(variance + eps)
+    mean, variance = _checked_moments(t, channel_axis, layer)
+    g = tf.where(variance < eps, tf.fill(tf.shape(variance), tf.constant(
+        init_scale, variance.dtype)), init_scale * tf.rsqrt(variance + eps))
     rank = t.shape.ndims
     shape = [1] * rank
     shape[channel_axis % rank] = -1

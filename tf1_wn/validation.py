@@ -112,7 +112,8 @@ def static_channels(name, tensor, axis):
     """The static size of `tensor`'s channel axis.
 
     Raises:
-      ValueError: if that dimension is unknown at graph-construction time.
+      ValueError: if that dimension is unknown at graph-construction time,
+        or 0.
     """
     channels = tensor.shape.as_list()[axis]
     if channels is None:
@@ -121,6 +122,10 @@ def static_channels(name, tensor, axis):
             f"when the graph is built, got shape {tensor.shape} for "
             f"{tensor.name}. Give the placeholder a static channel size or "
             "call set_shape().")
+    if channels == 0:
+        raise ValueError(
+            f"`{name}` must have at least one channel (axis {axis}), got "
+            f"shape {tensor.shape} for {tensor.name}.")
     return channels
 
 
@@ -167,6 +172,14 @@ def int_tuple(name, value, length, allow_zero=False):
             raise ValueError(
                 f"`{name}` must contain {kind} integers, got {value!r}.")
     return tuple(int(item) for item in values)
+
+
+def finite_number(name, value):
+    """Checks `value` is a finite real number (not a bool)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not abs(value) < float("inf")):
+        raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
+    return float(value)
 
 
 def positive_number(name, value):

@@ -106,19 +106,25 @@ def _normalized_forward(geometry, inputs, v, g, eps):
 
 
 def _data_init_forward(geometry, inputs, variables, init_scale, eps):
-    """Init-mode output; adds the assign ops for g and bias to INIT_OPS."""
+    """Init-mode output; adds the assign ops for g and bias to INIT_OPS.
+
+    The output depends on the assigns, so running it (as pixel-cnn's
+    ``init_pass`` is run) also performs the init.
+    """
     unit_kernel = normalization.normalize_weight(
         variables.v, None, geometry.reduce_axes, eps)
     t = geometry.apply(inputs, unit_kernel)
     g_value, bias_value, initialized = normalization.data_init_statistics(
         t, geometry.channel_axis, init_scale,
-        center=variables.bias is not None)
+        center=variables.bias is not None,
+        layer=tf.get_variable_scope().name)
     assigns = [tf.assign(variables.g, tf.cast(g_value, variables.g.dtype))]
     if variables.bias is not None:
         assigns.append(tf.assign(
             variables.bias, tf.cast(bias_value, variables.bias.dtype)))
-    data_init.add_init_op(tf.group(*assigns, name="data_init"))
-    return initialized
+    init = data_init.add_init_op(tf.group(*assigns, name="data_init"))
+    with tf.control_dependencies([init]):
+        return tf.identity(initialized)
 
 
 _COMMON_ARGUMENTS = (

@@ -355,7 +355,7 @@ class WeightNormCellBase:
                     proj.input_v, None, [0], self._eps)
                 t = tf.matmul(valid, unit_kernel)
                 g_value, bias_value, _ = normalization.data_init_statistics(
-                    t, 1, init_scale)
+                    t, 1, init_scale, layer=built.scope_name)
                 assigns.append(tf.assign(
                     proj.input_g, tf.cast(g_value, proj.input_g.dtype)))
                 assigns.append(tf.assign(

@@ -10,6 +10,7 @@ order and kernel layouts are TF1's (`BasicRNNCell`, `GRUCell`,
 import collections
 
 from tf1_wn import normalization
+from tf1_wn import validation
 from tf1_wn.rnn.base import ProjectionSpec, WeightNormCellBase
 from tf1_wn._tf import tf
 from tf1_wn.docstrings import fill
@@ -144,7 +145,8 @@ class WeightNormLSTMCell(WeightNormCellBase):
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer, trainable_g=trainable_g,
             eps=eps, name=name, dtype=dtype)
-        self._forget_bias = float(forget_bias)
+        self._forget_bias = validation.finite_number("forget_bias",
+                                                     forget_bias)
         self._state_is_tuple = bool(state_is_tuple)
 
     @property
