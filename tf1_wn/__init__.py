@@ -7,7 +7,8 @@ build in graph mode, and use:
   `conv2d_transpose`, `depthwise_conv2d` (tf_slim ``arg_scope``-able);
 * the same as objects: `WeightNormDense`, `WeightNormConv1D/2D/3D`,
   `WeightNormConv2DTranspose`, `WeightNormDepthwiseConv2D`;
-* data-dependent init: build with ``init=True``, then run `init_op()` once;
+* data-dependent init: build with ``init=True``, then run `init_op()` once
+  (`data_init_scaffold` does it once per run in MonitoredTrainingSession);
 * `sync_ema` for Polyak averaging after init;
 * recurrent cells `WeightNormRNNCell`, `WeightNormGRUCell`,
   `WeightNormLSTMCell` and `MultiRNNCell`;
@@ -30,6 +31,7 @@ Module map (docs/design.md tells the same in more words):
                         op that applies a kernel
 ``validation``          argument checks shared by every builder
 ``data_init``           the INIT_OPS collection, `init_op`, `sync_ema`
+``training``            `data_init_scaffold` for MonitoredTrainingSession
 ``native_ops``          build, cache and load the fused C++ kernels
                         (sources in ``native/``)
 ``errors``              the error tree
@@ -65,10 +67,11 @@ from tf1_wn.layers import (WeightNormConv1D, WeightNormConv2D,
 from tf1_wn.normalization import DATA_INIT_EPS, DEFAULT_EPS
 from tf1_wn.rnn import (LSTMStateTuple, MultiRNNCell, WeightNormGRUCell,
                         WeightNormLSTMCell, WeightNormRNNCell)
+from tf1_wn.training import data_init_scaffold
 from tf1_wn.version import __version__
 
 __all__ = [
-    "INIT_OPS", "init_op", "sync_ema",
+    "INIT_OPS", "init_op", "sync_ema", "data_init_scaffold",
     "dense", "nin", "conv1d", "conv2d", "conv3d", "conv2d_transpose",
     "depthwise_conv2d",
     "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D",
