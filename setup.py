@@ -47,6 +47,8 @@ setup(
     install_requires=[
         "numpy>=1.23",
         "tf-slim>=1.1",
+        # The progress bar of long checkpoint conversions.
+        "tqdm>=4",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.13"],

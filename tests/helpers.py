@@ -65,3 +65,14 @@ def check_lstm_gru_stack(multi, rng):
     np.testing.assert_allclose(got_final[0].h, lstm_state[1], rtol=1e-10)
     np.testing.assert_allclose(got_final[1], gru_state, rtol=1e-10,
                                atol=1e-11)
+
+
+def save_checkpoint(prefix, values):
+    """Writes ``{name: array}`` as a tf.train.Saver checkpoint `prefix`."""
+    with tf.Graph().as_default():
+        variables = {name: tf.Variable(value, name="v%d" % i)
+                     for i, (name, value) in enumerate(sorted(values.items()))}
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            tf.train.Saver(variables).save(session, prefix,
+                                           write_meta_graph=False)

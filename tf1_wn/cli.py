@@ -9,8 +9,10 @@ build the native kernels ahead of time (``build-native``).
                 [--eps EPS] [--naming tf|slim] [--ws REGEX]
                 [--variant paper|paper_tf|bit|timm] [--dry-run] [--force]
 
-Exit status: 0 success, 1 a checkpoint/data error (message on stderr),
-2 a usage error.
+Exit status: 0 success, 1 an expected failure (a missing or corrupt
+checkpoint, an unwritable or full disk, a failed native build: one line
+``tf1-wn: error: ...`` on stderr; ``--debug`` shows the traceback), 2 a
+usage error.
 """
 import argparse
 import json
@@ -21,6 +23,7 @@ import warnings
 
 from tf1_wn import checkpoint
 from tf1_wn import native_ops
+from tf1_wn._tf import tf
 from tf1_wn.checkpoint import names
 from tf1_wn.kernel_kinds import WS_VARIANTS
 from tf1_wn.version import __version__
@@ -43,6 +46,11 @@ def _layout(value):
     except checkpoint.InvalidLayoutError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return value
+
+
+def _add_debug(parser):
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error")
 
 
 def _add_common(parser, outputs=True):
@@ -68,6 +76,7 @@ def _add_common(parser, outputs=True):
                             help="replace an existing output checkpoint")
         parser.add_argument("-v", "--verbose", action="store_true",
                             help="also list the variables copied unchanged")
+    _add_debug(parser)
     parser.add_argument("--layout", action="append", type=_layout,
                         metavar="REGEX=KIND",
                         help="kernel kind for variables matching REGEX "
@@ -121,6 +130,7 @@ def build_parser():
                         "$TF1_WN_CACHE_DIR or ~/.cache/tf1_wn)")
     native.add_argument("--force", action="store_true",
                         help="rebuild even if a matching build exists")
+    _add_debug(native)
     return parser
 
 
@@ -186,25 +196,32 @@ def _transform(args):
         print("wrote " + ", ".join(plan.written))
 
 
+#: The failures a user can cause (a bad file, path, disk or compiler):
+#: one line on stderr and exit status 1.  Anything else is a bug and keeps
+#: its traceback.
+EXPECTED_ERRORS = (checkpoint.CheckpointError, native_ops.NativeOpsError,
+                   OSError, tf.errors.OpError)
+
+
+def _one_line(error):
+    message = getattr(error, "message", None) or str(error) or repr(error)
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 def main(argv=None):
     """Runs the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.command == "build-native":
-        try:
-            _build_native(args)
-        except native_ops.NativeOpsError as error:
-            print("%s: error: %s" % (PROG, error), file=sys.stderr)
-            return 1
-        return 0
+    commands = {"build-native": _build_native, "inspect": _inspect,
+                "convert": _transform, "fold": _transform}
     try:
-        if args.command == "inspect":
-            _inspect(args)
-        else:
-            _transform(args)
-    except (checkpoint.CheckpointError, OSError) as error:
-        print("%s: error: %s" % (PROG, error), file=sys.stderr)
+        commands[args.command](args)
+    except EXPECTED_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     return 0
 

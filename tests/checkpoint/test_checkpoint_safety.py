@@ -8,16 +8,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from tf1_wn import checkpoint
-
-
-def _save(prefix, values):
-    with tf.Graph().as_default():
-        variables = {name: tf.Variable(value, name="v%d" % i)
-                     for i, (name, value) in enumerate(sorted(values.items()))}
-        with tf.Session() as session:
-            session.run(tf.global_variables_initializer())
-            tf.train.Saver(variables).save(session, prefix,
-                                           write_meta_graph=False)
+from helpers import save_checkpoint
 
 
 def _digest(directory):
@@ -31,7 +22,7 @@ def _digest(directory):
 @pytest.fixture
 def plain(tmp_path, rng):
     prefix = str(tmp_path / "in" / "model.ckpt-7")
-    _save(prefix, {
+    save_checkpoint(prefix, {
         "fc/kernel": rng.normal(size=(4, 3)).astype(np.float32),
         "fc/bias": rng.normal(size=3).astype(np.float32),
         "fc/kernel/Momentum": rng.normal(size=(4, 3)).astype(np.float32),
@@ -103,9 +94,10 @@ def test_dry_run_reads_and_writes_nothing(plain, tmp_path):
 
 def test_collision_and_ambiguity_from_files(tmp_path, rng):
     prefix = str(tmp_path / "bad.ckpt")
-    _save(prefix, {"fc/kernel": rng.normal(size=(4, 3)),
-                   "fc/v": rng.normal(size=(4, 3)),
-                   "up/depthwise/kernel": rng.normal(size=(3, 3, 2, 2))})
+    save_checkpoint(prefix, {
+        "fc/kernel": rng.normal(size=(4, 3)),
+        "fc/v": rng.normal(size=(4, 3)),
+        "up/depthwise/kernel": rng.normal(size=(3, 3, 2, 2))})
     with pytest.raises(checkpoint.NameCollisionError, match="'fc/v'"):
         checkpoint.convert_checkpoint(prefix, str(tmp_path / "o"),
                                       exclude="depthwise")
@@ -124,8 +116,8 @@ def test_ws_fold_and_ema_from_files(tmp_path, rng):
     kernel = rng.normal(0.2, 0.1, size=(3, 3, 2, 4))
     gain = rng.uniform(0.5, 2.0, size=4)
     prefix = str(tmp_path / "ws.ckpt")
-    _save(prefix, {"ws/kernel": kernel, "ws/gain": gain,
-                   "ws/bias": rng.normal(size=4)})
+    save_checkpoint(prefix, {"ws/kernel": kernel, "ws/gain": gain,
+                             "ws/bias": rng.normal(size=4)})
     with pytest.raises(checkpoint.CheckpointError, match="--variant"):
         checkpoint.fold_checkpoint(prefix, str(tmp_path / "f.ckpt"))
     plan = checkpoint.fold_checkpoint(prefix, str(tmp_path / "f.ckpt"),

@@ -9,24 +9,15 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from tf1_wn import cli
+from helpers import save_checkpoint
 
 VENV_BIN = os.path.dirname(sys.executable)
-
-
-def _save(prefix, values):
-    with tf.Graph().as_default():
-        variables = {name: tf.Variable(value, name="v%d" % i)
-                     for i, (name, value) in enumerate(sorted(values.items()))}
-        with tf.Session() as session:
-            session.run(tf.global_variables_initializer())
-            tf.train.Saver(variables).save(session, prefix,
-                                           write_meta_graph=False)
 
 
 @pytest.fixture
 def ckpt(tmp_path, rng):
     prefix = str(tmp_path / "plain.ckpt")
-    _save(prefix, {
+    save_checkpoint(prefix, {
         "conv/weights": rng.normal(size=(3, 3, 2, 4)).astype(np.float32),
         "conv/biases": rng.normal(size=4).astype(np.float32),
         "conv/weights/Adam": rng.normal(size=(3, 3, 2, 4)).astype(np.float32),

@@ -23,6 +23,9 @@ The package's modules, one job each:
 * ``files``: reading and safely writing checkpoint files;
 * ``graph_ops``: the same conversions as in-graph ops.
 """
+import os
+import sys
+
 from tf1_wn.checkpoint import files
 from tf1_wn.checkpoint import inspection
 from tf1_wn.checkpoint.convert_plan import plan_convert
@@ -67,13 +70,33 @@ def _run(plan, contents, output, dry_run, force):
             "the result is a name-based (tf.train.Saver) checkpoint"
             % contents.prefix)
     if not dry_run:
-        files.check_output(plan.output, contents.prefix, force)
+        files.check_output(plan.output, contents.files, force)
     plan.emit_warnings()
     if dry_run:
         return plan
-    tensors = plan.apply(contents.read)
-    plan.written = files.write_checkpoint(plan.output, tensors, force=force)
+    bar = _progress_bar(plan)
+    try:
+        plan.written = files.write_checkpoint(
+            plan.output, plan.batches(contents.read), force=force,
+            input_files=contents.files,
+            progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
     return plan
+
+
+def _progress_bar(plan):
+    """A tqdm bar over the variables written, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return tqdm(total=plan.target_count(), unit="var", file=sys.stderr,
+                desc=f"{plan.operation} {os.path.basename(plan.output)}",
+                leave=False)
 
 
 def convert_checkpoint(checkpoint, output, include=None, exclude=None,

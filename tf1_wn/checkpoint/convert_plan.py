@@ -6,8 +6,6 @@ cell kernel ``[d + n, k * n]`` becomes ``input/v``, ``input/g``,
 ``recurrent/v``, ``recurrent/g``; ``biases`` becomes ``bias``.  Moving
 averages are converted alike, other slots dropped or kept (`plan`).
 """
-import numpy as np
-
 from tf1_wn import kernel_kinds
 from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
@@ -36,11 +34,6 @@ def _convert_cell(d, eps):
         return [x_part, kernel_math.kernel_norm(x_part, "dense", eps),
                 h_part, kernel_math.kernel_norm(h_part, "dense", eps)]
     return compute
-
-
-def _is_float(dtype):
-    return np.issubdtype(np.dtype(dtype), np.floating) or str(
-        dtype).startswith("bfloat16")
 
 
 def _cell_step(b, name, scope, shape, cell_kind, eps):
@@ -85,7 +78,7 @@ def _candidate_kernels(b):
         _, base = split(name)
         if (b.primary(name) and base in names_mod.KERNEL_NAMES
                 + names_mod.DEPTHWISE_NAMES and b.is_selected(name)
-                and _is_float(b.variables[name].dtype)):
+                and names_mod.is_float_dtype(b.variables[name].dtype)):
             yield name
 
 

@@ -8,8 +8,6 @@ named by the caller) or ``other``.
 """
 import collections
 
-import numpy as np
-
 from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import names as names_mod
@@ -29,13 +27,6 @@ _ROLES = set(names_mod.KERNEL_NAMES + names_mod.DEPTHWISE_NAMES
              + names_mod.BIAS_NAMES + (vn.DIRECTION, vn.GAIN, vn.WS_GAIN))
 
 split, join = names_mod.split_name, names_mod.join_name
-
-
-def _dtype_name(dtype):
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        return str(dtype)
 
 
 def _group_scopes(variables, parents):
@@ -79,6 +70,8 @@ def _plain_kind(variables, scope, local, hints, ws_filters):
     if not kernels:
         return "other", ""
     name = join(scope, kernels[0])
+    if not names_mod.is_float_dtype(variables[name].dtype):
+        return "other", ""  # an int or string named "kernel" holds no weights
     shape = variables[name].shape
     hint = names_mod.hinted_kind(name, hints)
     cell = _layout(lambda: names_mod.cell_kind(name, hint)
@@ -147,7 +140,7 @@ def classify(variables, layouts_hints=None, ws=None):
         kind, layout = _group_kind(variables, scope, local, hints,
                                    ws_filters)
         entries = [Entry(name, list(variables[name].shape),
-                         _dtype_name(variables[name].dtype),
+                         names_mod.dtype_name(variables[name].dtype),
                          _role(name, scope, kind, parents[name]))
                    for name in names]
         groups.append(LayerGroup(scope, kind, layout, entries))

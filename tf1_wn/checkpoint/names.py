@@ -19,6 +19,8 @@ Pure Python: works on names and shapes only.  Rules (docs/checkpoints.md):
 import collections
 import re
 
+import numpy as np
+
 from tf1_wn import kernel_kinds
 from tf1_wn.checkpoint import errors
 from tf1_wn.errors import LayoutError
@@ -39,6 +41,20 @@ FOLD_NAMING = {
     "tf": FoldNames("kernel", "depthwise_kernel", "bias"),
     "slim": FoldNames("weights", "depthwise_weights", "biases"),
 }
+
+
+def is_float_dtype(dtype):
+    """Whether a checkpoint variable's (NumPy) dtype is a float, bfloat16
+    included (NumPy does not count it as floating)."""
+    dtype = np.dtype(dtype)
+    return np.issubdtype(dtype, np.floating) or dtype.name == "bfloat16"
+
+
+def dtype_name(dtype):
+    """The TensorFlow name of a checkpoint variable's (NumPy) dtype:
+    ``string`` rather than NumPy's ``object``."""
+    dtype = np.dtype(dtype)
+    return "string" if dtype == np.dtype(object) else dtype.name
 
 
 def split_name(name):

@@ -23,8 +23,13 @@ Policies (docs/checkpoints.md):
 import collections
 import warnings
 
+import numpy as np
+
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import names as names_mod
+
+#: The size at which `Plan.batches` yields a batch of results.
+BATCH_BYTES = 64 << 20
 
 #: Everything a plan knows about one checkpoint variable.
 VariableInfo = collections.namedtuple("VariableInfo", ["shape", "dtype"])
@@ -98,14 +103,43 @@ class Plan:
           dict ``target name -> numpy array``.
         """
         out = {}
+        for batch in self.batches(read, max_bytes=None):
+            out.update(batch)
+        return out
+
+    def batches(self, read, max_bytes=BATCH_BYTES):
+        """Runs the plan a bounded batch at a time.
+
+        Each step's sources are read, transformed and kept until the batch
+        holds `max_bytes` of results, which is then yielded and dropped, so
+        memory stays within about one batch plus the largest step.
+
+        Args:
+          read: ``f(name) -> numpy array`` for the source checkpoint.
+          max_bytes: the size at which a batch is yielded; None for one
+            batch with everything.
+
+        Yields:
+          dicts ``target name -> numpy array``.
+        """
+        batch, size = {}, 0
         for step in self.steps:
             if not step.targets:
                 continue
             arrays = [read(name) for name in step.sources]
             results = arrays if step.compute is None else step.compute(arrays)
             for target, value in zip(step.targets, results):
-                out[target] = value
-        return out
+                batch[target] = value
+                size += np.asarray(value).nbytes
+            if max_bytes is not None and size >= max_bytes:
+                yield batch
+                batch, size = {}, 0
+        if batch:
+            yield batch
+
+    def target_count(self):
+        """The number of variables the result holds."""
+        return sum(len(step.targets) for step in self.steps)
 
     def emit_warnings(self):
         """Issues every planning warning as a `CheckpointWarning`."""
