@@ -394,6 +394,7 @@ def write_checkpoint(prefix, batches, force=False, state_file=True,
                 parts.append(part)
                 if progress is not None:
                     progress(len(batch))
+            del batch  # not alive while the next batch is computed
         if not parts:
             raise errors.CheckpointError(
                 f"nothing to write to {prefix!r}: the result has no "

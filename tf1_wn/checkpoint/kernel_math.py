@@ -12,8 +12,42 @@ from tf1_wn import kernel_kinds
 from tf1_wn.errors import LayoutError
 
 
+#: Entries per block of the blockwise float64 passes: a large kernel is
+#: never copied to float64 whole (axis 0 is a reduce axis of every kind).
+_BLOCK_ENTRIES = 1 << 20
+
+
 def _float64(array):
     return np.asarray(array).astype(np.float64)
+
+
+def _blocks(array):
+    """Slices of `array` along axis 0 of at most about `_BLOCK_ENTRIES`."""
+    row = max(1, array.size // max(1, array.shape[0]))
+    step = max(1, _BLOCK_ENTRIES // row)
+    for start in range(0, array.shape[0], step):
+        yield slice(start, start + step)
+
+
+def _channel_sum(array, axes, transform=None):
+    """``sum(transform(float64(array)), axes)`` with kept dims, blockwise."""
+    total = None
+    for block in _blocks(array):
+        part = _float64(array[block])
+        if transform is not None:
+            part = transform(part)
+        part = np.sum(part, axis=axes, keepdims=True)
+        total = part if total is None else total + part
+    return total
+
+
+def _scaled(array, offset, scale):
+    """``(array - offset) * scale`` in float64, blockwise, in `array`'s
+    dtype."""
+    out = np.empty_like(array)
+    for block in _blocks(array):
+        out[block] = (_float64(array[block]) - offset) * scale
+    return out
 
 
 def _channel_values(values, what, kind, kernel):
@@ -49,7 +83,7 @@ def kernel_norm(kernel, kind, eps=0.0):
     """
     kernel = np.asarray(kernel)
     axes = tuple(kernel_kinds.reduce_axes(kind, kernel.ndim))
-    sum_sq = np.sum(np.square(_float64(kernel)), axis=axes)
+    sum_sq = _channel_sum(kernel, axes, np.square)
     return np.sqrt(sum_sq + eps).reshape(-1).astype(kernel.dtype)
 
 
@@ -72,9 +106,8 @@ def fold_weight_norm(v, g, kind, eps):
     v = np.asarray(v)
     g = _channel_values(g, "g", kind, v)
     axes = tuple(kernel_kinds.reduce_axes(kind, v.ndim))
-    v64 = _float64(v)
-    sum_sq = np.sum(np.square(v64), axis=axes, keepdims=True)
-    return (g * v64 / np.sqrt(sum_sq + eps)).astype(v.dtype)
+    sum_sq = _channel_sum(v, axes, np.square)
+    return _scaled(v, 0.0, g / np.sqrt(sum_sq + eps))
 
 
 def fold_weight_standardization(kernel, kind, variant, gain=None):
@@ -103,14 +136,13 @@ def fold_weight_standardization(kernel, kind, variant, gain=None):
     axes = tuple(kernel_kinds.reduce_axes(kind, kernel.ndim))
     count = int(np.prod([kernel.shape[a] for a in axes]))
     kernel_kinds.check_ws_channel_size(variant, count, kernel.shape)
-    k64 = _float64(kernel)
-    centred = k64 - np.mean(k64, axis=axes, keepdims=True)
-    var = np.sum(np.square(centred), axis=axes, keepdims=True) / (
+    mean = _channel_sum(kernel, axes) / count
+    var = _channel_sum(kernel, axes, lambda k: np.square(k - mean)) / (
         count - 1 if variant.unbiased else count)
     if variant.eps_placement == "std":
-        w = centred / (np.sqrt(var) + variant.eps)
+        scale = 1.0 / (np.sqrt(var) + variant.eps)
     else:
-        w = centred / np.sqrt(var + variant.eps)
+        scale = 1.0 / np.sqrt(var + variant.eps)
     if gain is not None:
-        w = w * _channel_values(gain, "gain", kind, kernel)
-    return w.astype(kernel.dtype)
+        scale = scale * _channel_values(gain, "gain", kind, kernel)
+    return _scaled(kernel, mean, scale)
