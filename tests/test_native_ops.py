@@ -58,7 +58,9 @@ def test_clean_build_into_a_new_directory(tmp_path, capsys):
         f"tf1_wn_native-tf{TF_VERSION}-")
     # A second call finds the build; nothing half-written is left behind.
     assert native_ops.build(directory=str(tmp_path)) == path
-    assert os.listdir(tmp_path) == [os.path.basename(path)]
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(path),
+                                            os.path.basename(path) + ".sha256"]
+    assert native_ops.verified(path)
 
 
 def test_command_line_reports_a_failed_build(tmp_path, monkeypatch, capsys):

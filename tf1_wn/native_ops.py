@@ -38,11 +38,15 @@ penalties on the inputs, which only need first derivatives of the
 normalization, work).
 """
 import collections
+import ctypes
 import hashlib
 import logging
 import os
+import re
 import shlex
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -60,6 +64,7 @@ _SOURCES = [os.path.join(_NATIVE_DIR, name) for name in (
     "standardize_weight_op.cc", "weight_norm_op.cc")]
 _HEADERS = [os.path.join(_NATIVE_DIR, "channel_loops.h")]
 _BUILD_TIMEOUT_SECONDS = 600
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -147,8 +152,94 @@ def library_path(directory=None):
     return os.path.join(directory or cache_dir(), name)
 
 
+def _private_dir(directory):
+    """Creates `directory` (mode 0700) or checks that only this user can
+    write it: a library loaded from it runs inside this process.
+
+    Raises:
+      NativeOpsError: the directory belongs to another user, others can
+        write it, or this user cannot.
+    """
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        info = os.stat(directory)
+    except OSError as error:
+        raise NativeOpsError(
+            f"cache dir {directory!r} cannot be created: "
+            f"{error.strerror}; set ${_ENV_CACHE} to a private directory."
+        ) from None
+    problem = None
+    if info.st_uid != os.getuid():
+        problem = f"belongs to uid {info.st_uid}, not to this user"
+    elif info.st_mode & 0o022:
+        problem = (f"is writable by its group or by everyone (mode "
+                   f"{stat.S_IMODE(info.st_mode):o})")
+    if problem:
+        raise NativeOpsError(
+            f"cache dir {directory!r} {problem}: refusing to load native "
+            f"code from it; set ${_ENV_CACHE} to a private directory (or "
+            f"chmod go-w it).")
+    if not os.access(directory, os.W_OK):
+        raise NativeOpsError(
+            f"cache dir {directory!r} is not writable; set ${_ENV_CACHE} "
+            "to a writable private directory.")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified(path):
+    """Whether the library at `path` is one this user built, intact.
+
+    It must belong to this user, be writable by nobody else, and match the
+    SHA-256 its build wrote beside it (``<path>.sha256``): a truncated or
+    corrupted file (which would crash the process when loaded) or a file
+    planted by someone else does not pass.
+    """
+    try:
+        info = os.lstat(path)
+        with open(path + ".sha256") as f:
+            recorded = f.read().strip()
+    except OSError:
+        return False
+    if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
+            or info.st_mode & 0o022):
+        return False
+    return _sha256(path) == recorded
+
+
+def _remove_stale_temporaries(directory):
+    """Removes the temporary files of builds whose process is dead."""
+    pattern = re.compile(r"\.so\.(\d+)\.\d+\.tmp(\.\d+\.o|\.sha256)?\Z")
+    for name in os.listdir(directory):
+        match = pattern.search(name)
+        if match and not _alive(int(match.group(1))):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build(directory=None, force=False):
-    """Compiles the library unless a matching build is cached.
+    """Compiles the library unless a verified build is cached.
+
+    The cache directory is created private (mode 0700) and must stay so; a
+    cached library is used only when `verified` (else it is rebuilt).
 
     Args:
       directory: where to put it (default `cache_dir()`).
@@ -158,18 +249,25 @@ def build(directory=None, force=False):
       The path of the shared library.
 
     Raises:
-      NativeOpsError: no compiler, or the compiler failed (its output is in
-        the message).
+      NativeOpsError: the directory is not private or not writable, no
+        compiler, or the compiler failed (its output is in the message).
     """
     path = library_path(directory)
-    if os.path.exists(path) and not force:
+    _private_dir(os.path.dirname(path))
+    if not force and verified(path):
         return path
     compiler = _compiler()
     if not compiler_available():
         raise NativeOpsError(
             f"no C++ compiler: {compiler[0]!r} is not on PATH (set $CXX, or "
             f"${_ENV_MODE}=off to use composed TensorFlow ops).")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _remove_stale_temporaries(os.path.dirname(path))
+    _compile(path, compiler)
+    return path
+
+
+def _compile(path, compiler):
+    """Compiles and links the library into `path` with its sidecar."""
     _LOG.info("tf1_wn: compiling the native CPU kernels into %s (once per "
               "TensorFlow version, about 15-30 s)", path)
     compile_flags, link_flags = _build_flags()
@@ -185,19 +283,33 @@ def build(directory=None, force=False):
     try:
         _run_all(compile_commands)
         _run_all([link_command])
-        # Atomic: concurrent builders each rename a complete file.
+        with open(partial + ".sha256", "w") as f:
+            f.write(_sha256(partial) + "\n")
+        # Atomic: concurrent builders each rename a complete file; the
+        # library first, so a sidecar never vouches for an older file.
         os.replace(partial, path)
+        os.replace(partial + ".sha256", path + ".sha256")
     finally:
-        for leftover in [partial, *objects]:
+        for leftover in [partial, partial + ".sha256", *objects]:
             if os.path.exists(leftover):
                 os.remove(leftover)
-    return path
+
+
+def _die_with_parent():
+    """In a compiler child: be killed when the building process dies, so a
+    killed build leaves no orphan compilers (Linux; elsewhere a no-op)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_all(commands):
     """Runs `commands` in parallel; raises NativeOpsError on any failure."""
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=_die_with_parent)
                  for command in commands]
     failures = []
     for command, process in zip(commands, processes):
