@@ -2,6 +2,19 @@
 `GaussianNoiseLayer`."""
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne.base import Layer
+from tf1_wn.compat.lasagne.random import get_rng
+
+#: Lasagne seeds each noise layer's Theano stream with
+#: ``get_rng().randint(1, SEED_BOUND)`` in its constructor.
+SEED_BOUND = 2147462579
+
+
+def _draw_stream_seed():
+    """Consumes one draw of `lasagne.random`, as Lasagne's (and
+    improved-gan's) noise-layer constructors do, so every layer built after
+    a noise layer gets Lasagne's seeded initial values.  The noise itself
+    comes from TensorFlow's random ops."""
+    return int(get_rng().randint(1, SEED_BOUND))
 
 
 class DropoutLayer(Layer):
@@ -22,6 +35,7 @@ class DropoutLayer(Layer):
     def __init__(self, incoming, p=0.5, rescale=True, shared_axes=(),
                  **kwargs):
         super(DropoutLayer, self).__init__(incoming, **kwargs)
+        self.seed = _draw_stream_seed()
         p = float(p)
         if not 0.0 <= p < 1.0:
             raise ValueError("p must be in [0, 1); got %r" % p)
@@ -61,6 +75,7 @@ class GaussianNoiseLayer(Layer):
 
     def __init__(self, incoming, sigma=0.1, **kwargs):
         super(GaussianNoiseLayer, self).__init__(incoming, **kwargs)
+        self.seed = _draw_stream_seed()
         if sigma < 0:
             raise ValueError("sigma must be non-negative; got %r" % (sigma,))
         self.sigma = sigma

@@ -20,12 +20,14 @@ def set_rng(new_rng):
 
     Args:
       new_rng: a ``np.random.RandomState`` (or the ``np.random`` module), as
-        Lasagne expects; anything with ``normal``, ``uniform`` methods works.
+        Lasagne expects; anything with ``normal``, ``uniform`` and
+        ``randint`` methods works.
 
     Raises:
-      TypeError: if `new_rng` lacks ``normal`` or ``uniform``.
+      TypeError: if `new_rng` lacks one of them.
     """
-    if not all(hasattr(new_rng, m) for m in ("normal", "uniform")):
-        raise TypeError("new_rng must be a np.random.RandomState-like object; "
-                        "got %r" % (new_rng,))
+    if not all(hasattr(new_rng, m) for m in ("normal", "uniform",
+                                             "randint")):
+        raise TypeError("new_rng must be a np.random.RandomState-like object "
+                        "(normal, uniform, randint); got %r" % (new_rng,))
     _state["rng"] = new_rng

@@ -68,19 +68,22 @@ def sgd(loss_or_grads, params, learning_rate):
     Returns:
       An OrderedDict ``{param: new_value}``.
     """
-    grads = _grads(loss_or_grads, params)
+    grads = gradients(loss_or_grads, params)
     return collections.OrderedDict(
         (p, p - learning_rate * g) for p, g in zip(params, grads))
 
 
 def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
          epsilon=1e-8):
-    """Lasagne's Adam updates (slot variables created here).
+    """Lasagne's Adam updates (slot variables created here): the epsilon
+    outside the square root, ``p - a_t * m / (sqrt(v) + epsilon)`` with
+    ``a_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``.  improved-gan's
+    ``nn.adam_updates`` is another formula (`lasagne.nn.adam_updates`).
 
     Returns:
       An OrderedDict ``{variable: new_value}`` for `apply_updates`.
     """
-    grads = _grads(loss_or_grads, params)
+    grads = gradients(loss_or_grads, params)
     dtype = params[0].dtype.base_dtype
     t_prev = tf.Variable(tf.zeros([], dtype), trainable=False, name="adam_t")
     updates = collections.OrderedDict()
@@ -100,7 +103,13 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
     return updates
 
 
-def _grads(loss_or_grads, params):
+def gradients(loss_or_grads, params):
+    """The gradients of a loss (or the given list) for `params`.
+
+    Raises:
+      ValueError: a list of the wrong length, or a loss that does not
+        depend on a parameter.
+    """
     if isinstance(loss_or_grads, (list, tuple)):
         if len(loss_or_grads) != len(params):
             raise ValueError("got %d gradients for %d parameters"

@@ -125,7 +125,6 @@ class WeightNormLayer(Layer):
             b, (k,), name="b", regularizable=False))
         self.g = (None if g is None else self.add_param(
             g, (k,), name="g", regularizable=False, trainable=self.train_g))
-        self.init_updates = None
         _reparametrize(self, incoming, self.g, epsilon, W)
 
     def get_output_for(self, input, init=False, **kwargs):
@@ -202,8 +201,6 @@ class MeanOnlyBNLayer(Layer):
         self.avg_batch_mean = self.add_param(
             init.Constant(0.), (k,), name="avg_batch_mean",
             regularizable=False, trainable=False)
-        self.init_updates = None
-        self.bn_updates = None
         _reparametrize(self, incoming, self.g, epsilon, W)
 
     def get_output_for(self, input, deterministic=False, init=False,
