@@ -234,3 +234,45 @@ def run_rnn(kind, p, x, n, lengths=None, forget_bias=1.0):
         else:
             state = np.where(live, new, state)
     return outputs, state
+
+
+# --------------------------------------------------------------------------
+# Array sketches of the whole-model golden data (tests/data/lasagne_models):
+# exact sums, the values at stored indices and random projections.
+
+def sketch_errors(row, array):
+    """The worst relative error of `array` against one stored sketch.
+
+    Args:
+      row: dict with ``name``, ``shape``, ``stats`` ([sum, sumsq, max|v|]),
+        ``idx``, ``values`` and ``proj`` (4 projections).
+      array: the port's array, in Lasagne's layout.
+
+    Returns:
+      The largest of: the sum's error over ``sqrt(n) * |x|_2``, the sum of
+      squares' and max |v|'s relative errors, the sampled values' error
+      over ``max|x|`` and each projection's error over
+      ``|x|_2 * |r_k|_2`` (``inf`` for a shape mismatch).
+    """
+    import math
+    import zlib
+    flat = np.asarray(array, np.float64).reshape(-1)
+    if tuple(np.shape(array)) != tuple(row["shape"]):
+        return float("inf")
+    total, sumsq, maxabs = row["stats"]
+    if maxabs == 0:  # an all-zero reference: the absolute size
+        return float(np.abs(flat).max()) if flat.size else 0.0
+    norm = math.sqrt(sumsq)
+    scale = max(norm, 1e-300)
+    errors = [abs(math.fsum(flat) - total) / (math.sqrt(flat.size) * scale),
+              abs(math.fsum(flat * flat) - sumsq) / max(sumsq, 1e-300),
+              abs(np.abs(flat).max() - maxabs) / max(maxabs, 1e-300),
+              np.abs(flat[row["idx"]] - row["values"]).max()
+              / max(maxabs, 1e-300)]
+    seed = zlib.crc32(row["name"].encode("utf-8")) & 0xffffffff
+    for k, want in enumerate(row["proj"]):
+        r = np.random.RandomState((seed + k) % 2 ** 32).standard_normal(
+            flat.size)
+        errors.append(abs(math.fsum(flat * r) - want)
+                      / (scale * np.linalg.norm(r)))
+    return max(errors)

@@ -5,6 +5,10 @@
 """
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne.conv import Deconv2DLayer
+from tf1_wn.compat.lasagne.improved_gan import (BatchNormLayer, DenseLayer,
+                                                MinibatchLayer, batch_norm,
+                                                centered_softplus,
+                                                l2normalize, log_sum_exp)
 from tf1_wn.compat.lasagne.noise import GaussianNoiseLayer
 from tf1_wn.compat.lasagne.nonlinearities import lrelu, relu
 from tf1_wn.compat.lasagne.updates import gradients
@@ -63,4 +67,6 @@ def adam_updates(params, cost, lr=0.001, mom1=0.9, mom2=0.999):
 
 __all__ = ["relu", "lrelu", "WeightNormLayer", "weight_norm",
            "Deconv2DLayer", "GaussianNoiseLayer", "MeanOnlyBNLayer",
-           "mean_only_bn", "adam_updates"]
+           "mean_only_bn", "adam_updates", "BatchNormLayer", "batch_norm",
+           "MinibatchLayer", "DenseLayer", "l2normalize", "log_sum_exp",
+           "centered_softplus"]

@@ -1,0 +1,221 @@
+"""A whole research model against real Theano + Lasagne: improved-gan's
+MNIST feature-matching GAN (``train_mnist_feature_matching.py``), built in
+the mirror layer for layer as the script's model section defines it, with
+the script's seeds, init pass, costs and three steps of its own
+``nn.adam_updates`` with the Polyak average.  Float64, every array within
+1e-9 of its scale (tests/data/lasagne_models, see PROVENANCE.md)."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from reference import sketch_errors
+from tf1_wn.compat import lasagne
+from tf1_wn.compat.lasagne import nn
+
+LL = lasagne.layers
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
+                    "lasagne_models", "float64", "mnist_fm.npz")
+RTOL = 1e-9
+BATCH, LR = 100, 0.003
+
+# On the native kernels and on composed TensorFlow ops (conftest).
+pytestmark = pytest.mark.usefixtures("implementation")
+
+
+@pytest.fixture(scope="module")
+def golden():
+    z = np.load(DATA)
+    sketches = {}
+    for i, key in enumerate(z["sk/key"]):
+        shape = [int(s) for s in z["sk/shape"][i] if s >= 0]
+        sketches[str(key)] = dict(
+            name=str(z["sk/name"][i]), shape=shape, stats=z["sk/stats"][i],
+            idx=z["sk/idx"][i], values=z["sk/values"][i],
+            proj=z["sk/proj"][i])
+    return z, sketches
+
+
+def _mnist_fm():
+    """The script's model and cost sections, in the mirror's terms."""
+    rng = np.random.RandomState(1)  # args.seed
+    rng.randint(2 ** 15)  # the script's theano_rng seed
+    lasagne.random.set_rng(np.random.RandomState(rng.randint(2 ** 15)))
+    m = {"noise": tf.placeholder(tf.float64, [BATCH, 100])}
+
+    gen_layers = [LL.InputLayer(shape=(BATCH, 100), input_var=m["noise"])]
+    gen_layers.append(nn.batch_norm(LL.DenseLayer(
+        gen_layers[-1], num_units=500, nonlinearity=tf.nn.softplus), g=None))
+    gen_layers.append(nn.batch_norm(LL.DenseLayer(
+        gen_layers[-1], num_units=500, nonlinearity=tf.nn.softplus), g=None))
+    gen_layers.append(nn.l2normalize(LL.DenseLayer(
+        gen_layers[-1], num_units=28 ** 2, nonlinearity=tf.nn.sigmoid)))
+
+    layers = [LL.InputLayer(shape=(None, 28 ** 2))]
+    for sigma, units in ((0.3, 1000), (0.5, 500), (0.5, 250), (0.5, 250),
+                         (0.5, 250)):
+        layers.append(nn.GaussianNoiseLayer(layers[-1], sigma=sigma))
+        layers.append(nn.DenseLayer(layers[-1], num_units=units))
+    layers.append(nn.GaussianNoiseLayer(layers[-1], sigma=0.5))
+    layers.append(nn.DenseLayer(layers[-1], num_units=10, nonlinearity=None,
+                                train_scale=True))
+    m["gen_top"], m["layers"] = gen_layers[-1], layers
+    m["gen_params"] = LL.get_all_params(gen_layers[-1])
+    m["disc_params"] = LL.get_all_params(layers[-1])
+    m["seed_ops"] = [p.read_value() for p in m["gen_params"]
+                     + m["disc_params"]]
+    for layer in layers:  # as the golden run: noise off after construction
+        if isinstance(layer, nn.GaussianNoiseLayer):
+            layer.sigma = 0
+
+    gen_dat = LL.get_output(gen_layers[-1], deterministic=False)
+    labels = tf.placeholder(tf.int32, [None])
+    x_lab = tf.placeholder(tf.float64, [None, 28 ** 2])
+    x_unl = tf.placeholder(tf.float64, [None, 28 ** 2])
+    LL.get_output(gen_layers[-1], init=True)
+    LL.get_output(layers[-1], x_lab, deterministic=False, init=True)
+    init_updates = [u for layer in gen_layers + layers
+                    for u in getattr(layer, "init_updates", [])]
+
+    lab = LL.get_output(layers[-1], x_lab, deterministic=False)
+    unl = LL.get_output(layers[-1], x_unl, deterministic=False)
+    fake = LL.get_output(layers[-1], gen_dat, deterministic=False)
+    z_exp_lab = tf.reduce_mean(nn.log_sum_exp(lab))
+    l_lab = tf.gather(lab, labels, axis=1, batch_dims=1)
+    l_unl = nn.log_sum_exp(unl)
+    loss_lab = -tf.reduce_mean(l_lab) + tf.reduce_mean(z_exp_lab)
+    loss_unl = (-0.5 * tf.reduce_mean(l_unl)
+                + 0.5 * tf.reduce_mean(tf.nn.softplus(nn.log_sum_exp(unl)))
+                + 0.5 * tf.reduce_mean(tf.nn.softplus(nn.log_sum_exp(fake))))
+    train_err = tf.reduce_mean(tf.cast(tf.not_equal(
+        tf.argmax(lab, 1, output_type=tf.int32), labels), tf.float64))
+    mom_gen = tf.reduce_mean(LL.get_output(layers[-3], gen_dat), axis=0)
+    mom_real = tf.reduce_mean(LL.get_output(layers[-3], x_unl), axis=0)
+    loss_gen = tf.reduce_mean(tf.square(mom_gen - mom_real))
+    test = LL.get_output(layers[-1], x_lab, deterministic=True)
+    test_err = tf.reduce_mean(tf.cast(tf.not_equal(
+        tf.argmax(test, 1, output_type=tf.int32), labels), tf.float64))
+
+    lr = tf.placeholder(tf.float64, [])
+    disc_params = LL.get_all_params(layers, trainable=True)
+    disc_updates = nn.adam_updates(disc_params, loss_lab + loss_unl, lr=lr,
+                                   mom1=0.5)
+    disc_avg = [tf.Variable(tf.zeros_like(p)) for p in disc_params]
+    avg_updates = [(a, a + 0.0001 * (p - a))
+                   for p, a in zip(disc_params, disc_avg)]
+    gen_updates = nn.adam_updates(LL.get_all_params(gen_layers[-1],
+                                                    trainable=True),
+                                  loss_gen, lr=lr, mom1=0.5)
+    m.update(
+        x_lab=x_lab, x_unl=x_unl, labels=labels, lr=lr, disc_avg=disc_avg,
+        init=lasagne.apply_updates(init_updates),
+        train_disc=lasagne.apply_updates(disc_updates + avg_updates),
+        train_gen=lasagne.apply_updates(gen_updates),
+        outputs=dict(
+            gen_dat=gen_dat, output_before_softmax=test,
+            output_before_softmax_lab=lab, output_before_softmax_unl=unl,
+            output_before_softmax_fake=fake, z_exp_lab=z_exp_lab,
+            z_exp_unl=tf.reduce_mean(nn.log_sum_exp(unl)),
+            z_exp_fake=tf.reduce_mean(nn.log_sum_exp(fake)), l_lab=l_lab,
+            l_unl=l_unl, loss_lab=loss_lab, loss_unl=loss_unl,
+            train_err=train_err, test_err=test_err, mom_gen=mom_gen,
+            mom_real=mom_real, loss_gen=loss_gen,
+            feat_unl=LL.get_output(layers[-3], x_unl),
+            feat_gen=LL.get_output(layers[-3], gen_dat)),
+        grads=_gradients(loss_gen, m["gen_params"])
+        + _gradients(loss_lab + loss_unl, m["disc_params"]))
+    return m
+
+
+def _gradients(loss, params):
+    grads = tf.gradients(loss, params)
+    return [tf.zeros_like(p) if g is None else g
+            for p, g in zip(params, grads)]
+
+
+def _keys(m, quantity):
+    return ([f"{quantity}/gen/{i:03d}" for i in range(len(m["gen_params"]))]
+            + [f"{quantity}/disc/{i:03d}"
+               for i in range(len(m["disc_params"]))])
+
+
+def _check_params(sketches, prefix, values):
+    """Every array against the sketch whose key starts with prefix/iii."""
+    worst = {}
+    for key_prefix, value in zip(prefix, values):
+        (key,) = [k for k in sketches if k.startswith(key_prefix + ".")]
+        worst[key] = sketch_errors(sketches[key], value)
+    bad = {k: e for k, e in worst.items() if not e <= RTOL}
+    assert not bad, bad
+
+
+def test_mnist_feature_matching_gan_matches_theano(golden):
+    z, sketches = golden
+    lasagne_floatx = lasagne.set_floatX("float64")
+    try:
+        with tf.Graph().as_default():
+            m = _mnist_fm()
+            _run_and_compare(m, z, sketches)
+    finally:
+        lasagne.set_floatX(lasagne_floatx)
+
+
+def _feed(m, z, batch, noise, labels=None, lab="x_lab", unl="x_unl"):
+    x = z["inputs/x_init"]
+    feed = {m["noise"]: z[f"inputs/noise/{noise}"]}
+    if lab:
+        feed[m["x_lab"]] = x[z[f"inputs/rows/{lab}_{batch}"]]
+    if unl:
+        feed[m["x_unl"]] = x[z[f"inputs/rows/{unl}_{batch}"]]
+    if labels:
+        feed[m["labels"]] = z[f"inputs/labels_{batch}"]
+    return feed
+
+
+def _run_and_compare(m, z, sketches):
+    params = m["gen_params"] + m["disc_params"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        _check_params(sketches, _keys(m, "seed"), sess.run(m["seed_ops"]))
+        sess.run(m["init"], {m["x_lab"]: z["inputs/x_init"],
+                             m["noise"]: z["inputs/noise/init"]})
+        _check_params(sketches, _keys(m, "after_init"), sess.run(params))
+
+        eval_feed = _feed(m, z, "e", "e", labels=True)
+        got = sess.run(m["outputs"], eval_feed)
+        for name, value in got.items():
+            want = z[f"outputs/{name}"]
+            np.testing.assert_allclose(
+                value, want, rtol=RTOL,
+                atol=RTOL * max(np.abs(want).max(), 1e-300), err_msg=name)
+        _check_params(sketches, _keys(m, "grads"),
+                      sess.run(m["grads"], eval_feed))
+
+        for step in range(3):
+            disc_feed = _feed(m, z, step, f"d{step}", labels=True)
+            disc_feed[m["lr"]] = LR
+            losses = sess.run([m["outputs"][n] for n in
+                               ("loss_lab", "loss_unl", "train_err")],
+                              disc_feed)
+            sess.run(m["train_disc"], disc_feed)
+            gen_feed = _feed(m, z, step, f"g{step}", lab=None, unl="x_unl2")
+            gen_feed[m["lr"]] = LR
+            losses.append(sess.run(m["outputs"]["loss_gen"], gen_feed))
+            sess.run(m["train_gen"], gen_feed)
+            for name, value in zip(("loss_lab", "loss_unl", "train_err",
+                                    "loss_gen"), losses):
+                np.testing.assert_allclose(
+                    value, z[f"adam/step{step}/{name}"], rtol=RTOL,
+                    err_msg=f"step {step} {name}")
+            _check_params(sketches, _keys(m, f"adam/step{step}"),
+                          sess.run(params))
+            averaged = [f"adam/step{step}/disc_avg/{k.split('/')[-1]}"
+                        for k in _trainable_keys(sketches, step)]
+            _check_params(sketches, averaged, sess.run(m["disc_avg"]))
+
+
+def _trainable_keys(sketches, step):
+    prefix = f"adam/step{step}/disc_avg/"
+    return sorted(k[len(prefix):].split(".")[0] for k in sketches
+                  if k.startswith(prefix))
