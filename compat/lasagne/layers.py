@@ -1,6 +1,7 @@
 """``lasagne.layers``: every layer class and the network helpers, so code
 written as ``lasagne.layers.DenseLayer`` / ``lasagne.layers.get_output`` runs
 unchanged."""
+from tf1_wn.compat.lasagne import dnn
 from tf1_wn.compat.lasagne.base import InputLayer, Layer, create_param
 from tf1_wn.compat.lasagne.conv import (BaseConvLayer, Conv1DLayer,
                                         Conv2DLayer, Deconv2DLayer)
@@ -25,7 +26,7 @@ dropout = DropoutLayer
 reshape = ReshapeLayer
 concat = ConcatLayer
 
-__all__ = ["Layer", "InputLayer", "create_param", "BaseConvLayer",
+__all__ = ["dnn", "Layer", "InputLayer", "create_param", "BaseConvLayer",
            "Conv1DLayer", "Conv2DLayer", "Deconv2DLayer", "DenseLayer",
            "NINLayer", "DropoutLayer", "dropout", "GaussianNoiseLayer",
            "MergeLayer", "ConcatLayer", "concat", "ElemwiseSumLayer",

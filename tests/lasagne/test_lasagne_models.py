@@ -1,9 +1,10 @@
-"""A whole research model against real Theano + Lasagne: improved-gan's
-MNIST feature-matching GAN (``train_mnist_feature_matching.py``), built in
-the mirror layer for layer as the script's model section defines it, with
-the script's seeds, init pass, costs and three steps of its own
-``nn.adam_updates`` with the Polyak average.  Float64, every array within
-1e-9 of its scale (tests/data/lasagne_models, see PROVENANCE.md)."""
+"""Whole research models against real Theano + Lasagne: improved-gan's
+MNIST and CIFAR-10 feature-matching GANs (``train_mnist_feature_matching.py``,
+``train_cifar_feature_matching.py``), built in the mirror layer for layer as
+the scripts' model sections define them, with the scripts' seeds, init
+pass, costs and three steps of their own ``nn.adam_updates`` with the
+Polyak average.  Float64, every array within 1e-9 of its scale
+(tests/data/lasagne_models, see PROVENANCE.md)."""
 import os
 
 import numpy as np
@@ -15,18 +16,17 @@ from tf1_wn.compat import lasagne
 from tf1_wn.compat.lasagne import nn
 
 LL = lasagne.layers
+dnn = LL.dnn
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
-                    "lasagne_models", "float64", "mnist_fm.npz")
+                    "lasagne_models", "float64")
 RTOL = 1e-9
-BATCH, LR = 100, 0.003
 
 # On the native kernels and on composed TensorFlow ops (conftest).
 pytestmark = pytest.mark.usefixtures("implementation")
 
 
-@pytest.fixture(scope="module")
-def golden():
-    z = np.load(DATA)
+def _golden(model):
+    z = np.load(os.path.join(DATA, model + ".npz"))
     sketches = {}
     for i, key in enumerate(z["sk/key"]):
         shape = [int(s) for s in z["sk/shape"][i] if s >= 0]
@@ -37,14 +37,20 @@ def golden():
     return z, sketches
 
 
+def _seed_like_the_scripts():
+    rng = np.random.RandomState(1)  # args.seed
+    rng.randint(2 ** 15)  # the scripts' theano_rng seed
+    lasagne.random.set_rng(np.random.RandomState(rng.randint(2 ** 15)))
+
+
 def _mnist_fm():
     """The script's model and cost sections, in the mirror's terms."""
-    rng = np.random.RandomState(1)  # args.seed
-    rng.randint(2 ** 15)  # the script's theano_rng seed
-    lasagne.random.set_rng(np.random.RandomState(rng.randint(2 ** 15)))
-    m = {"noise": tf.placeholder(tf.float64, [BATCH, 100])}
+    _seed_like_the_scripts()
+    batch = 100
+    m = {"noise": tf.placeholder(tf.float64, [batch, 100]), "lr_value": 0.003,
+         "gen_loss_key": "loss_gen"}
 
-    gen_layers = [LL.InputLayer(shape=(BATCH, 100), input_var=m["noise"])]
+    gen_layers = [LL.InputLayer(shape=(batch, 100), input_var=m["noise"])]
     gen_layers.append(nn.batch_norm(LL.DenseLayer(
         gen_layers[-1], num_units=500, nonlinearity=tf.nn.softplus), g=None))
     gen_layers.append(nn.batch_norm(LL.DenseLayer(
@@ -128,6 +134,113 @@ def _mnist_fm():
     return m
 
 
+def _cifar_fm():
+    """train_cifar_feature_matching.py's model and cost sections (batch
+    size 10, as the golden run)."""
+    _seed_like_the_scripts()
+    batch = 10
+    normal = lasagne.init.Normal
+    noise = tf.placeholder(tf.float64, [batch, 100])
+    gen_layers = [LL.InputLayer(shape=(batch, 100), input_var=noise)]
+    gen_layers.append(nn.batch_norm(LL.DenseLayer(
+        gen_layers[-1], num_units=4 * 4 * 512, W=normal(0.05),
+        nonlinearity=nn.relu), g=None))
+    gen_layers.append(LL.ReshapeLayer(gen_layers[-1], (batch, 512, 4, 4)))
+    for channels, size in ((256, 8), (128, 16)):
+        gen_layers.append(nn.batch_norm(nn.Deconv2DLayer(
+            gen_layers[-1], (batch, channels, size, size), (5, 5),
+            W=normal(0.05), nonlinearity=nn.relu), g=None))
+    gen_layers.append(nn.weight_norm(nn.Deconv2DLayer(
+        gen_layers[-1], (batch, 3, 32, 32), (5, 5), W=normal(0.05),
+        nonlinearity=tf.tanh), train_g=True, init_stdv=0.1))
+    gen_dat = LL.get_output(gen_layers[-1])
+
+    disc_layers = [LL.InputLayer(shape=(None, 3, 32, 32))]
+    disc_layers.append(LL.DropoutLayer(disc_layers[-1], p=0.2))
+    for filters, stride in ((96, 1), (96, 1), (96, 2), (None, 0),
+                            (192, 1), (192, 1), (192, 2), (None, 0)):
+        if filters is None:
+            disc_layers.append(LL.DropoutLayer(disc_layers[-1], p=0.5))
+            continue
+        disc_layers.append(nn.weight_norm(dnn.Conv2DDNNLayer(
+            disc_layers[-1], filters, (3, 3), pad=1, stride=stride,
+            W=normal(0.05), nonlinearity=nn.lrelu)))
+    disc_layers.append(nn.weight_norm(dnn.Conv2DDNNLayer(
+        disc_layers[-1], 192, (3, 3), pad=0, W=normal(0.05),
+        nonlinearity=nn.lrelu)))
+    for _ in range(2):
+        disc_layers.append(nn.weight_norm(LL.NINLayer(
+            disc_layers[-1], num_units=192, W=normal(0.05),
+            nonlinearity=nn.lrelu)))
+    disc_layers.append(LL.GlobalPoolLayer(disc_layers[-1]))
+    disc_layers.append(nn.weight_norm(LL.DenseLayer(
+        disc_layers[-1], num_units=10, W=normal(0.05), nonlinearity=None),
+        train_g=True, init_stdv=0.1))
+    m = {"noise": noise, "lr_value": 0.0003,
+         "gen_loss_key": "loss_gen_before",
+         "gen_params": LL.get_all_params(gen_layers[-1]),
+         "disc_params": LL.get_all_params(disc_layers[-1])}
+    m["seed_ops"] = [p.read_value() for p in m["gen_params"]
+                     + m["disc_params"]]
+    for layer in disc_layers:
+        if isinstance(layer, LL.DropoutLayer):
+            layer.p = 0
+
+    labels = tf.placeholder(tf.int32, [None])
+    x_lab = tf.placeholder(tf.float64, [None, 3, 32, 32])
+    x_unl = tf.placeholder(tf.float64, [None, 3, 32, 32])
+    LL.get_output(gen_layers[-1], deterministic=False, init=True)
+    LL.get_output(disc_layers[-1], x_lab, deterministic=False, init=True)
+    init_updates = [u for layer in gen_layers + disc_layers
+                    for u in getattr(layer, "init_updates", [])]
+    lab = LL.get_output(disc_layers[-1], x_lab, deterministic=False)
+    unl = LL.get_output(disc_layers[-1], x_unl, deterministic=False)
+    gen = LL.get_output(disc_layers[-1], gen_dat, deterministic=False)
+    l_lab = tf.gather(lab, labels, axis=1, batch_dims=1)
+    l_unl = nn.log_sum_exp(unl)
+    l_gen = nn.log_sum_exp(gen)
+    loss_lab = -tf.reduce_mean(l_lab) + tf.reduce_mean(
+        tf.reduce_mean(nn.log_sum_exp(lab)))
+    loss_unl = (-0.5 * tf.reduce_mean(l_unl)
+                + 0.5 * tf.reduce_mean(tf.nn.softplus(l_unl))
+                + 0.5 * tf.reduce_mean(tf.nn.softplus(l_gen)))
+    train_err = tf.reduce_mean(tf.cast(tf.not_equal(
+        tf.argmax(lab, 1, output_type=tf.int32), labels), tf.float64))
+    test = LL.get_output(disc_layers[-1], x_lab, deterministic=True)
+    test_err = tf.reduce_mean(tf.cast(tf.not_equal(
+        tf.argmax(test, 1, output_type=tf.int32), labels), tf.float64))
+    lr = tf.placeholder(tf.float64, [])
+    disc_params = LL.get_all_params(disc_layers, trainable=True)
+    disc_updates = nn.adam_updates(disc_params, loss_lab + loss_unl, lr=lr,
+                                   mom1=0.5)
+    disc_avg = [tf.Variable(tf.zeros_like(p)) for p in disc_params]
+    avg_updates = [(a, a + 0.0001 * (p - a))
+                   for p, a in zip(disc_params, disc_avg)]
+    output_unl = LL.get_output(disc_layers[-2], x_unl, deterministic=False)
+    output_gen = LL.get_output(disc_layers[-2], gen_dat, deterministic=False)
+    m1 = tf.reduce_mean(output_unl, axis=0)
+    m2 = tf.reduce_mean(output_gen, axis=0)
+    loss_gen = tf.reduce_mean(tf.abs(m1 - m2))
+    gen_updates = nn.adam_updates(
+        LL.get_all_params(gen_layers, trainable=True), loss_gen, lr=lr,
+        mom1=0.5)
+    m.update(
+        x_lab=x_lab, x_unl=x_unl, labels=labels, lr=lr, disc_avg=disc_avg,
+        init=lasagne.apply_updates(init_updates),
+        train_disc=lasagne.apply_updates(disc_updates + avg_updates),
+        train_gen=lasagne.apply_updates(gen_updates),
+        outputs=dict(
+            gen_dat=gen_dat, output_before_softmax=test,
+            output_before_softmax_lab=lab, output_before_softmax_unl=unl,
+            output_before_softmax_gen=gen, l_lab=l_lab, l_unl=l_unl,
+            l_gen=l_gen, loss_lab=loss_lab, loss_unl=loss_unl,
+            train_err=train_err, test_err=test_err, output_unl=output_unl,
+            output_gen=output_gen, m1=m1, m2=m2, loss_gen=loss_gen),
+        grads=_gradients(loss_gen, m["gen_params"])
+        + _gradients(loss_lab + loss_unl, m["disc_params"]))
+    return m
+
+
 def _gradients(loss, params):
     grads = tf.gradients(loss, params)
     return [tf.zeros_like(p) if g is None else g
@@ -150,12 +263,13 @@ def _check_params(sketches, prefix, values):
     assert not bad, bad
 
 
-def test_mnist_feature_matching_gan_matches_theano(golden):
-    z, sketches = golden
+@pytest.mark.parametrize("model", ["mnist_fm", "cifar_fm"])
+def test_feature_matching_gan_matches_theano(model):
+    z, sketches = _golden(model)
     lasagne_floatx = lasagne.set_floatX("float64")
     try:
         with tf.Graph().as_default():
-            m = _mnist_fm()
+            m = {"mnist_fm": _mnist_fm, "cifar_fm": _cifar_fm}[model]()
             _run_and_compare(m, z, sketches)
     finally:
         lasagne.set_floatX(lasagne_floatx)
@@ -194,17 +308,17 @@ def _run_and_compare(m, z, sketches):
 
         for step in range(3):
             disc_feed = _feed(m, z, step, f"d{step}", labels=True)
-            disc_feed[m["lr"]] = LR
+            disc_feed[m["lr"]] = m["lr_value"]
             losses = sess.run([m["outputs"][n] for n in
                                ("loss_lab", "loss_unl", "train_err")],
                               disc_feed)
             sess.run(m["train_disc"], disc_feed)
             gen_feed = _feed(m, z, step, f"g{step}", lab=None, unl="x_unl2")
-            gen_feed[m["lr"]] = LR
+            gen_feed[m["lr"]] = m["lr_value"]
             losses.append(sess.run(m["outputs"]["loss_gen"], gen_feed))
             sess.run(m["train_gen"], gen_feed)
             for name, value in zip(("loss_lab", "loss_unl", "train_err",
-                                    "loss_gen"), losses):
+                                    m["gen_loss_key"]), losses):
                 np.testing.assert_allclose(
                     value, z[f"adam/step{step}/{name}"], rtol=RTOL,
                     err_msg=f"step {step} {name}")
