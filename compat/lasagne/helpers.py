@@ -262,3 +262,49 @@ def get_bn_updates(layer):
     for node in get_all_layers(layer):
         updates.extend(getattr(node, "bn_updates", None) or [])
     return updates
+
+
+def get_output_shape(layer_or_layers, input_shapes=None):
+    """The output shape of `layer_or_layers` (a layer or a list), computed
+    from the layers' shape rules.
+
+    Args:
+      layer_or_layers: a `Layer` or a list of them.
+      input_shapes: None (the networks' own shapes), a shape tuple for the
+        single `InputLayer`, or a dict mapping layers to the shapes to use
+        in their place.
+
+    Returns:
+      A shape tuple, or a list of them for a list.
+
+    Raises:
+      ValueError: a tuple `input_shapes` for a network with several inputs.
+    """
+    layers, single = _as_layer_list(layer_or_layers, "layer_or_layers")
+    if not input_shapes:
+        shapes = [node.output_shape for node in layers]
+        return shapes[0] if single else shapes
+    given = dict(input_shapes) if isinstance(input_shapes, dict) else {}
+    inputs = [node for node in get_all_layers(layers, list(given))
+              if isinstance(node, InputLayer) and node not in given]
+    if not isinstance(input_shapes, dict):
+        if len(inputs) != 1:
+            raise ValueError(
+                f"input_shapes as a tuple needs a network with one "
+                f"InputLayer, got {len(inputs)}; pass a dict")
+        given[inputs[0]] = tuple(input_shapes)
+    shapes = {}
+    for node in get_all_layers(layers, list(given)):
+        if node in given:
+            shape = tuple(given[node])
+        elif isinstance(node, InputLayer):
+            shape = node.output_shape
+        elif len(node.input_layers) > 1 or hasattr(node, "input_shapes"):
+            shape = node.get_output_shape_for(
+                [shapes[id(parent)] for parent in node.input_layers])
+        else:
+            shape = node.get_output_shape_for(
+                shapes[id(node.input_layers[0])])
+        shapes[id(node)] = shape
+    result = [shapes[id(node)] for node in layers]
+    return result[0] if single else result

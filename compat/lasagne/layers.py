@@ -11,6 +11,7 @@ from tf1_wn.compat.lasagne.helpers import (count_params, get_all_layers,
                                            get_all_param_values,
                                            get_all_params, get_bn_updates,
                                            get_init_updates, get_output,
+                                           get_output_shape,
                                            set_all_param_values)
 from tf1_wn.compat.lasagne.merge import (ConcatLayer, ElemwiseSumLayer,
                                          MergeLayer)
@@ -33,7 +34,8 @@ __all__ = ["dnn", "Layer", "InputLayer", "create_param", "BaseConvLayer",
            "Pool2DLayer", "MaxPool2DLayer",
            "GlobalPoolLayer", "NonlinearityLayer", "ReshapeLayer", "reshape",
            "WeightNormLayer", "weight_norm", "MeanOnlyBNLayer", "mean_only_bn",
-           "get_all_layers", "get_output", "get_all_params",
+           "get_all_layers", "get_output", "get_output_shape",
+           "get_all_params",
            "get_all_param_names", "get_all_param_values",
            "set_all_param_values", "get_init_updates", "get_bn_updates",
            "count_params"]
