@@ -37,7 +37,8 @@ DOCUMENTED = {
     "tf1_wn.compat.lasagne": [
         "layers", "nn", "init", "nonlinearities", "updates", "random",
         "DenseLayer", "Conv2DLayer", "InputLayer", "get_output",
-        "get_all_params", "set_floatX", "get_floatX"],
+        "get_all_params", "set_floatX", "get_floatX", "objectives",
+        "utils", "Givens"],
     "tf1_wn.compat.lasagne.nn": ["weight_norm", "adam_updates",
                                  "batch_norm", "MinibatchLayer",
                                  "DenseLayer", "l2normalize",

@@ -17,6 +17,7 @@ See docs/porting-lasagne.md.
 from tf1_wn.compat.lasagne import (init, layers, nn, nonlinearities,
                                    objectives, random, updates, utils)
 from tf1_wn.compat.lasagne._graph import get_floatX, set_floatX
+from tf1_wn.compat.lasagne.givens import Givens
 from tf1_wn.compat.lasagne.layers import *  # noqa: F401,F403
 from tf1_wn.compat.lasagne.layers import __all__ as _layer_names
 from tf1_wn.compat.lasagne.nn import adam_updates
@@ -25,7 +26,7 @@ from tf1_wn.compat.lasagne.nonlinearities import __all__ as _nl_names
 from tf1_wn.compat.lasagne.updates import adam, apply_updates, sgd
 
 __all__ = ["init", "layers", "nn", "nonlinearities", "random", "updates",
-           "utils", "objectives",
+           "utils", "objectives", "Givens",
            "get_floatX", "set_floatX", "apply_updates", "adam", "sgd",
            "adam_updates"]
 __all__ += list(_layer_names)
