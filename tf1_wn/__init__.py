@@ -35,6 +35,7 @@ Module map (docs/design.md tells the same in more words):
 ``native_ops``          build, cache and load the fused C++ kernels
                         (sources in ``native/``)
 ``errors``              the error tree
+``processes``           whether a process runs (stale-temporary cleanup)
 ``docstrings``          the argument documentation layers and cells
                         share, attached with `docstrings.fill`
 ``variable_names``      the names of the variables tf1-wn creates

@@ -54,6 +54,7 @@ import warnings
 
 from tf1_wn._tf import TF_VERSION, gpu_visible, tf
 from tf1_wn.errors import NativeOpsError
+from tf1_wn.processes import pid_alive
 
 MODES = ("auto", "on", "off")
 _ENV_MODE = "TF1_WN_NATIVE_OPS"
@@ -218,21 +219,11 @@ def _remove_stale_temporaries(directory):
     pattern = re.compile(r"\.so\.(\d+)\.\d+\.tmp(\.\d+\.o|\.sha256)?\Z")
     for name in os.listdir(directory):
         match = pattern.search(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             try:
                 os.remove(os.path.join(directory, name))
             except OSError:
                 pass
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def build(directory=None, force=False):

@@ -34,6 +34,7 @@ import numpy as np
 from tf1_wn._tf import tf
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint.plan import VariableInfo
+from tf1_wn.processes import pid_alive
 
 #: Key of the object graph in object-based (TF2 `tf.train.Checkpoint`)
 #: checkpoints; it describes the old names, so it is not carried over.
@@ -248,16 +249,6 @@ def _merge(parts, prefix):
             session.run(merge)
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _move(source, target):
     os.replace(source, target)
 
@@ -303,7 +294,7 @@ def clean_stale(directory):
             pid = int(name[len(TEMP_PREFIX):].split("-", 1)[0])
         except ValueError:
             continue
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             _finish_journal(os.path.join(directory, name))
 
 
