@@ -3,6 +3,9 @@
 The float64 references live in `reference`; nothing here computes an
 expected value except through them.
 """
+import hashlib
+import os
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -76,3 +79,14 @@ def save_checkpoint(prefix, values):
             session.run(tf.global_variables_initializer())
             tf.train.Saver(variables).save(session, prefix,
                                            write_meta_graph=False)
+
+
+def directory_digest(directory):
+    """``{file name: sha256}`` of the files directly in `directory`."""
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out

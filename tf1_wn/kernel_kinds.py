@@ -118,8 +118,8 @@ def reduce_axes(kind, rank=None):
       LayoutError: unknown kind, or a `rank` the kind does not have.
     """
     entry = LAYER_KINDS.get(kind)
-    entry = check_kind(kind, [None] * (
-        entry.rank if rank is None and entry is not None else rank or 0))
+    if entry is None or rank is not None:
+        entry = check_kind(kind, [None] * (rank or 0))
     return [axis for axis in range(entry.rank)
             if axis not in entry.channel_axes]
 

@@ -3,7 +3,6 @@ characters in names, a symlinked alias of the input, a process killed
 between two renames, corrupt and missing shards, a read-only or full disk,
 bfloat16 and non-float variables, and conversion in bounded batches."""
 import errno
-import hashlib
 import os
 import subprocess
 import sys
@@ -15,17 +14,7 @@ import tensorflow.compat.v1 as tf
 
 from tf1_wn import checkpoint, cli
 from tf1_wn.checkpoint import files
-from helpers import save_checkpoint
-
-
-def _digest(directory):
-    out = {}
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            with open(path, "rb") as f:
-                out[name] = hashlib.sha256(f.read()).hexdigest()
-    return out
+from helpers import directory_digest, save_checkpoint
 
 
 def _values(prefix):
@@ -55,11 +44,11 @@ def _cli(argv, capsys):
 def test_glob_characters_in_the_output_do_not_touch_the_input(model,
                                                               capsys):
     directory = os.path.dirname(model)
-    before = _digest(directory)
+    before = directory_digest(directory)
     out = os.path.join(directory, "model.c?pt")
     status, _, err = _cli(["convert", model, out, "--force"], capsys)
     assert status == 0, err
-    after = _digest(directory)
+    after = directory_digest(directory)
     for name, digest in before.items():
         if name != "checkpoint":
             assert after[name] == digest, name
@@ -73,11 +62,11 @@ def test_bracket_output_leaves_a_similar_name_alone(model, tmp_path,
     out_dir = tmp_path / "out"
     unrelated = str(out_dir / "model1.ckpt")
     save_checkpoint(unrelated, {"x": np.arange(3.0)})
-    before = _digest(out_dir)
+    before = directory_digest(out_dir)
     status, _, err = _cli(["convert", model, str(out_dir / "model[1].ckpt"),
                            "--force"], capsys)
     assert status == 0, err
-    after = _digest(out_dir)
+    after = directory_digest(out_dir)
     assert {k: v for k, v in after.items() if k.startswith("model1")} == {
         k: v for k, v in before.items() if k.startswith("model1")}
     assert "model[1].ckpt.index" in after
@@ -108,11 +97,11 @@ def test_an_alias_of_the_input_is_refused(model, tmp_path, capsys, how):
         for path in files.checkpoint_files(model):
             os.link(path, str(other / os.path.basename(path)))
         out = str(other / "model.ckpt")
-    before = _digest(directory)
+    before = directory_digest(directory)
     status, _, err = _cli(["convert", model, out, "--force"], capsys)
     assert status == 1
     assert "is the input checkpoint" in err and len(err.splitlines()) == 1
-    assert _digest(directory) == before
+    assert directory_digest(directory) == before
 
 
 # -- a killed replacement -----------------------------------------------------
@@ -219,7 +208,7 @@ def test_full_disk_keeps_the_previous_output(model, tmp_path, capsys,
                                              monkeypatch):
     out = str(tmp_path / "out" / "wn.ckpt")
     assert cli.main(["convert", model, out]) == 0
-    before = _digest(tmp_path / "out")
+    before = directory_digest(tmp_path / "out")
 
     def no_space(prefix, tensors):
         raise OSError(errno.ENOSPC, "No space left on device", prefix)
@@ -230,7 +219,7 @@ def test_full_disk_keeps_the_previous_output(model, tmp_path, capsys,
     assert status == 1
     assert "no space left on the device" in err
     assert "previous files (if any) are unchanged" in err
-    assert _digest(tmp_path / "out") == before
+    assert directory_digest(tmp_path / "out") == before
 
 
 # -- dtypes -------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Error paths and file safety of convert/fold: missing input, existing
 output, --force, the input left untouched, no temporary files left."""
-import hashlib
 import os
 
 import numpy as np
@@ -8,15 +7,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from tf1_wn import checkpoint
-from helpers import save_checkpoint
-
-
-def _digest(directory):
-    out = {}
-    for name in sorted(os.listdir(directory)):
-        with open(os.path.join(directory, name), "rb") as f:
-            out[name] = hashlib.sha256(f.read()).hexdigest()
-    return out
+from helpers import directory_digest, save_checkpoint
 
 
 @pytest.fixture
@@ -57,13 +48,13 @@ def test_directory_input_and_output(plain, tmp_path):
 
 
 def test_output_never_overwritten_without_force(plain, tmp_path):
-    in_digest = _digest(tmp_path / "in")
+    in_digest = directory_digest(tmp_path / "in")
     out = str(tmp_path / "out" / "wn.ckpt")
     checkpoint.convert_checkpoint(plain, out, keep_slots=True)
-    out_digest = _digest(tmp_path / "out")
+    out_digest = directory_digest(tmp_path / "out")
     with pytest.raises(checkpoint.OutputExistsError, match="--force"):
         checkpoint.convert_checkpoint(plain, out, keep_slots=True)
-    assert _digest(tmp_path / "out") == out_digest
+    assert directory_digest(tmp_path / "out") == out_digest
     # --force replaces the checkpoint but leaves the existing state file
     with open(tmp_path / "out" / "checkpoint", "w") as f:
         f.write('model_checkpoint_path: "other"\n')
@@ -73,7 +64,7 @@ def test_output_never_overwritten_without_force(plain, tmp_path):
     with open(tmp_path / "out" / "checkpoint") as f:
         assert "other" in f.read()
     # the input is never touched, and no temporary directory remains
-    assert _digest(tmp_path / "in") == in_digest
+    assert directory_digest(tmp_path / "in") == in_digest
     assert not [n for n in os.listdir(tmp_path / "out") if "tmp" in n]
     with pytest.raises(checkpoint.CheckpointError, match="eps .* -1.0"):
         checkpoint.fold_checkpoint(plain, out + "2", eps=-1.0)
