@@ -5,6 +5,9 @@ expected value except through them.
 """
 import hashlib
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -90,3 +93,12 @@ def directory_digest(directory):
             with open(path, "rb") as f:
                 out[name] = hashlib.sha256(f.read()).hexdigest()
     return out
+
+
+def run_python(code, **env):
+    """Runs (dedented) `code` in a fresh Python with `env` added to the
+    environment; the CompletedProcess, output captured as text."""
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                          env=environment, capture_output=True, text=True,
+                          timeout=300, check=False)

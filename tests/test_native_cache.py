@@ -8,22 +8,15 @@ import signal
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
 from tf1_wn import cli, native_ops
+from helpers import run_python
 
 needs_compiler = pytest.mark.skipif(not native_ops.compiler_available(),
                                     reason="no C++ compiler")
-
-
-def _run_python(code, **env):
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          env=environment, capture_output=True, text=True,
-                          timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +66,8 @@ def test_planted_code_in_a_shared_cache_never_runs(tmp_path, mode):
     marker = str(tmp_path / "ran")
     _planted_library(str(shared), marker)
     os.chmod(shared, mode)
-    result = _run_python(LOAD, TF1_WN_CACHE_DIR=str(shared),
-                         TF1_WN_NATIVE_OPS="auto")
+    result = run_python(LOAD, TF1_WN_CACHE_DIR=str(shared),
+                        TF1_WN_NATIVE_OPS="auto")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "fallback" in result.stdout
     assert "writable by its group or by everyone" in result.stdout
@@ -93,7 +86,7 @@ def test_a_cache_owned_by_another_user_is_refused(tmp_path):
     marker = str(tmp_path / "ran")
     _planted_library(str(other), marker)
     os.chown(other, 65534, 65534)
-    result = _run_python(LOAD, TF1_WN_CACHE_DIR=str(other))
+    result = run_python(LOAD, TF1_WN_CACHE_DIR=str(other))
     assert "fallback" in result.stdout
     assert "belongs to uid 65534" in result.stdout
     assert not os.path.exists(marker)
@@ -135,7 +128,7 @@ def test_a_damaged_library_is_rebuilt_not_loaded(tmp_path, good_library,
     assert not native_ops.verified(target)
     # The rebuild is stood in for by a copy of the good build (a real one
     # takes 20 s); what matters is that the damaged file is never loaded.
-    result = _run_python(f"""
+    result = run_python(f"""
         import shutil
         from tf1_wn import native_ops
         def rebuild(path, compiler):

@@ -15,6 +15,7 @@ from tf1_wn import cli, native_ops
 from tf1_wn._tf import TF_VERSION
 # Float64 NumPy references of the variants, written from the formulas.
 from reference import WS_REFERENCES
+from helpers import run_python
 
 needs_compiler = pytest.mark.skipif(not native_ops.compiler_available(),
                                     reason="no C++ compiler")
@@ -92,13 +93,6 @@ def test_bad_mode_is_rejected(value, mode):
         mode(value)
 
 
-def _run_python(code, **env):
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
-    return subprocess.run([sys.executable, "-c", code], env=environment,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
-
-
 FALLBACK_PROGRAM = """
 import warnings
 import tensorflow.compat.v1 as tf
@@ -115,24 +109,24 @@ print(sum("native ops unavailable" in str(w.message) for w in caught))
 
 
 def test_failed_build_falls_back_with_one_warning(tmp_path):
-    result = _run_python(FALLBACK_PROGRAM, CXX="no-such-compiler-tf1wn",
-                         TF1_WN_CACHE_DIR=str(tmp_path))
+    result = run_python(FALLBACK_PROGRAM, CXX="no-such-compiler-tf1wn",
+                        TF1_WN_CACHE_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["composed", "1"]
 
 
 def test_failed_build_raises_in_mode_on(tmp_path):
-    result = _run_python(FALLBACK_PROGRAM, CXX="no-such-compiler-tf1wn",
-                         TF1_WN_CACHE_DIR=str(tmp_path),
-                         TF1_WN_NATIVE_OPS="on")
+    result = run_python(FALLBACK_PROGRAM, CXX="no-such-compiler-tf1wn",
+                        TF1_WN_CACHE_DIR=str(tmp_path),
+                        TF1_WN_NATIVE_OPS="on")
     assert result.returncode != 0
     assert "NativeOpsError" in result.stderr
     assert "no-such-compiler-tf1wn" in result.stderr
 
 
 def test_bad_environment_mode_names_the_variable():
-    result = _run_python("import tf1_wn; tf1_wn.native_ops.get_mode()",
-                         TF1_WN_NATIVE_OPS="sometimes")
+    result = run_python("import tf1_wn; tf1_wn.native_ops.get_mode()",
+                        TF1_WN_NATIVE_OPS="sometimes")
     assert result.returncode != 0
     assert "$TF1_WN_NATIVE_OPS must be one of" in result.stderr
     assert "'sometimes'" in result.stderr
