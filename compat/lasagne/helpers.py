@@ -256,8 +256,9 @@ def get_init_updates(layer):
 
 
 def get_bn_updates(layer):
-    """The running-mean updates of every `MeanOnlyBNLayer` up to `layer` from
-    the last training-mode `get_output` (empty list if none)."""
+    """The running-average updates of every batch-norm layer up to `layer`
+    (`MeanOnlyBNLayer`, improved-gan's and Lasagne's `BatchNormLayer`) from
+    its last training-mode `get_output` (empty list if none)."""
     updates = []
     for node in get_all_layers(layer):
         updates.extend(getattr(node, "bn_updates", None) or [])

@@ -16,6 +16,7 @@ from tf1_wn.compat.lasagne.helpers import (count_params, get_all_layers,
 from tf1_wn.compat.lasagne.merge import (ConcatLayer, ElemwiseSumLayer,
                                          MergeLayer)
 from tf1_wn.compat.lasagne.noise import DropoutLayer, GaussianNoiseLayer
+from tf1_wn.compat.lasagne.normalization import BatchNormLayer, batch_norm
 from tf1_wn.compat.lasagne.pool import MaxPool2DLayer, Pool2DLayer
 from tf1_wn.compat.lasagne.shape import (GlobalPoolLayer, NonlinearityLayer,
                                          ReshapeLayer)
@@ -33,6 +34,7 @@ __all__ = ["dnn", "Layer", "InputLayer", "create_param", "BaseConvLayer",
            "MergeLayer", "ConcatLayer", "concat", "ElemwiseSumLayer",
            "Pool2DLayer", "MaxPool2DLayer",
            "GlobalPoolLayer", "NonlinearityLayer", "ReshapeLayer", "reshape",
+           "BatchNormLayer", "batch_norm",
            "WeightNormLayer", "weight_norm", "MeanOnlyBNLayer", "mean_only_bn",
            "get_all_layers", "get_output", "get_output_shape",
            "get_all_params",
