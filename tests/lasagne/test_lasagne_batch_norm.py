@@ -73,7 +73,8 @@ def test_bn_updates_pairs_equal_update_ops(graph, rng):
 def test_override_flags(graph, rng, use, update):
     x = rng.normal(size=(5, 4))
     layer = L.BatchNormLayer(L.InputLayer((None, 4), dtype="float64"),
-                             beta=None, gamma=None, mean=rng.normal(size=4), inv_std=np.full(4, 2.))
+                             beta=None, gamma=None, mean=rng.normal(size=4),
+                             inv_std=np.full(4, 2.))
     out = L.get_output(layer, tf.constant(x), batch_norm_use_averages=use,
                        batch_norm_update_averages=update)
     assert bool(tf.get_collection(tf.GraphKeys.UPDATE_OPS)) == update
