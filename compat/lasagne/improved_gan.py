@@ -15,13 +15,14 @@ from tf1_wn.compat.lasagne import init, nonlinearities
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.compat.lasagne.weight_norm import _channel_view, _strip
 from tf1_wn.normalization import normalize_weight
+from tf1_wn.compat.lasagne.reductions import theano_mean, theano_sum
 
 
 def log_sum_exp(x, axis=1):
     """``log(sum(exp(x), axis))``, shifted by the maximum for stability."""
     m = tf.reduce_max(x, axis=axis)
-    return m + tf.log(tf.reduce_sum(tf.exp(x - tf.expand_dims(m, axis)),
-                                    axis=axis))
+    return m + tf.log(theano_sum(tf.exp(x - tf.expand_dims(m, axis)),
+                                 axis=axis))
 
 
 def centered_softplus(x):
@@ -74,9 +75,9 @@ class BatchNormLayer(Layer):
             norm = (input - _channel_view(self.avg_batch_mean, rank)) / \
                 _channel_view(tf.sqrt(1e-6 + self.avg_batch_var), rank)
         else:
-            mean = tf.reduce_mean(input, axes)
+            mean = theano_mean(input, axes)
             centered = input - _channel_view(mean, rank)
-            var = tf.reduce_mean(tf.square(centered), axes)
+            var = theano_mean(tf.square(centered), axes)
             norm = centered / _channel_view(tf.sqrt(1e-6 + var), rank)
             n = tf.cast(tf.shape(input)[0], input.dtype)
             self.bn_updates = [
@@ -167,9 +168,9 @@ class DenseLayer(Layer):
                        **kwargs):
         activation = tf.matmul(_flat(input), self.W)
         if init:
-            ma = tf.reduce_mean(activation, 0)
+            ma = theano_mean(activation, 0)
             activation = activation - ma
-            stdv = tf.sqrt(tf.reduce_mean(tf.square(activation), 0))
+            stdv = tf.sqrt(theano_mean(tf.square(activation), 0))
             activation = activation / stdv
             self.init_updates = [(self.weight_scale, self.weight_scale / stdv),
                                  (self.b, -ma / stdv)]
@@ -225,20 +226,20 @@ class MinibatchLayer(Layer):
         activation = tf.tensordot(input, self.W, [[1], [0]])  # (N, K, D)
         # (N, K, N): L1 distance of example i to example j per kernel, and
         # a large value on the diagonal.
-        distance = tf.reduce_sum(tf.abs(
+        distance = theano_sum(tf.abs(
             activation[:, :, :, None]
             - tf.transpose(activation, [1, 2, 0])[None]), axis=2)
         eye = tf.eye(tf.shape(input)[0], dtype=input.dtype)
         distance = distance + 1e6 * eye[:, None, :]
         if init:
-            mean_min = 0.5 * tf.reduce_mean(tf.reduce_min(distance, 2), 0)
+            mean_min = 0.5 * theano_mean(tf.reduce_min(distance, 2), 0)
             distance = distance / mean_min[None, :, None]
             self.init_updates = [(self.log_weight_scale,
                                   self.log_weight_scale
                                   - tf.log(mean_min)[:, None])]
-        f = tf.reduce_sum(tf.exp(-distance), axis=2)
+        f = theano_sum(tf.exp(-distance), axis=2)
         if init:
-            mf = tf.reduce_mean(f, 0)
+            mf = theano_mean(f, 0)
             f = f - mf
             self.init_updates.append((self.b, -mf))
         else:

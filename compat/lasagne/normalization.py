@@ -16,6 +16,7 @@ import numbers
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import init
 from tf1_wn.compat.lasagne.base import Layer
+from tf1_wn.compat.lasagne.reductions import theano_mean
 from tf1_wn.compat.lasagne.shape import NonlinearityLayer
 from tf1_wn.compat.lasagne.weight_norm import _strip
 
@@ -110,10 +111,13 @@ class BatchNormLayer(Layer):
             return out
 
     def _batch_statistics(self, input):
-        # Half-precision inputs get float32 statistics.
+        # Half-precision inputs get float32 statistics; Theano's ``var`` is
+        # the mean of the squared deviations (population variance).
         wide = tf.cast(input, tf.float32) if input.dtype in _HALF else input
-        mean, var = tf.nn.moments(wide, list(self.axes))
-        inv_std = tf.math.rsqrt(var + tf.constant(self.epsilon, wide.dtype))
+        axes = list(self.axes)
+        mean = theano_mean(wide, axes)
+        var = theano_mean(tf.square(wide - self._broadcast(mean, wide)), axes)
+        inv_std = 1 / tf.sqrt(var + tf.constant(self.epsilon, wide.dtype))
         return tf.cast(mean, input.dtype), tf.cast(inv_std, input.dtype)
 
     def _record_updates(self, batch_mean, batch_inv_std):

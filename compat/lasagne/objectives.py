@@ -2,6 +2,7 @@
 TF tensors, with Lasagne's semantics (element- or item-wise values; reduce
 them with `aggregate`)."""
 from tf1_wn._tf import tf
+from tf1_wn.compat.lasagne.reductions import theano_mean, theano_sum
 
 
 def align_targets(predictions, targets):
@@ -28,8 +29,8 @@ def categorical_crossentropy(predictions, targets):
     predictions = tf.convert_to_tensor(predictions)
     targets = tf.convert_to_tensor(targets)
     if targets.shape.ndims == predictions.shape.ndims:
-        return -tf.reduce_sum(tf.cast(targets, predictions.dtype)
-                              * tf.log(predictions), axis=-1)
+        return -theano_sum(tf.cast(targets, predictions.dtype)
+                           * tf.log(predictions), axis=-1)
     return -tf.log(tf.gather(predictions, tf.cast(targets, tf.int32),
                              axis=1, batch_dims=1))
 
@@ -55,13 +56,13 @@ def aggregate(loss, weights=None, mode="mean"):
     if weights is not None:
         loss = loss * tf.cast(weights, loss.dtype)
     if mode == "mean":
-        return tf.reduce_mean(loss)
+        return theano_mean(loss)
     if mode == "sum":
-        return tf.reduce_sum(loss)
+        return theano_sum(loss)
     if mode == "normalized_sum":
         if weights is None:
             raise ValueError("require weights for mode='normalized_sum'")
-        return tf.reduce_sum(loss) / tf.reduce_sum(
+        return theano_sum(loss) / theano_sum(
             tf.cast(weights, loss.dtype))
     raise ValueError(f"mode must be 'mean', 'sum' or 'normalized_sum', got "
                      f"{mode!r}")

@@ -9,6 +9,7 @@ from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import nonlinearities
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.compat.lasagne.dense import _nonlinearity
+from tf1_wn.compat.lasagne.reductions import theano_mean
 
 
 class ReshapeLayer(Layer):
@@ -84,12 +85,12 @@ class GlobalPoolLayer(Layer):
     Args:
       incoming: the input `Layer`.
       pool_function: called as ``pool_function(x, axis=2)`` on the input
-        reshaped to ``(N, C, -1)``; default `tf.reduce_mean` (Lasagne's
+        reshaped to ``(N, C, -1)``; default `theano_mean` (Lasagne's
         ``T.mean``), e.g. `tf.reduce_max` for max pooling.
       name: optional layer name.
     """
 
-    def __init__(self, incoming, pool_function=tf.reduce_mean, **kwargs):
+    def __init__(self, incoming, pool_function=theano_mean, **kwargs):
         super(GlobalPoolLayer, self).__init__(incoming, **kwargs)
         validation.check_callable("pool_function", pool_function,
                                   example="tf.reduce_max", allow_none=False)

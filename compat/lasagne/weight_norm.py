@@ -13,6 +13,7 @@ from tf1_wn.compat.lasagne import init, nonlinearities
 from tf1_wn.compat.lasagne._graph import is_variable
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.normalization import normalize_weight
+from tf1_wn.compat.lasagne.reductions import theano_mean
 
 
 def weight_axes(layer):
@@ -131,10 +132,10 @@ class WeightNormLayer(Layer):
         rank = input.shape.ndims
         axes = [0] + list(range(2, rank))
         if init:
-            m = tf.reduce_mean(input, axes)
+            m = theano_mean(input, axes)
             centered = input - _channel_view(m, rank)
             inv_stdv = self.init_stdv / tf.sqrt(
-                tf.reduce_mean(tf.square(centered), axes))
+                theano_mean(tf.square(centered), axes))
             input = centered * _channel_view(inv_stdv, rank)
             self.init_updates = []
             if self.b is not None:
@@ -210,12 +211,12 @@ class MeanOnlyBNLayer(Layer):
         if deterministic:
             activation = input - _channel_view(self.avg_batch_mean, rank)
         else:
-            m = tf.reduce_mean(input, axes)
+            m = theano_mean(input, axes)
             activation = input - _channel_view(m, rank)
             self.bn_updates = [(self.avg_batch_mean,
                                 0.9 * self.avg_batch_mean + 0.1 * m)]
             if init:
-                stdv = tf.sqrt(tf.reduce_mean(tf.square(activation), axes))
+                stdv = tf.sqrt(theano_mean(tf.square(activation), axes))
                 activation = activation / _channel_view(stdv, rank)
                 self.init_updates = ([] if self.g is None
                                      else [(self.g, self.g / stdv)])

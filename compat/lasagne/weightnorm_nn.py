@@ -24,6 +24,7 @@ from tf1_wn.compat.lasagne.weight_norm import (MeanOnlyBNLayer,
                                                WeightNormLayer,
                                                _channel_view, _strip,
                                                weight_axes)
+from tf1_wn.compat.lasagne.reductions import theano_mean, theano_sum
 
 
 def lrelu(x, a=0.1):
@@ -62,11 +63,11 @@ def softmax_loss(p_true, output_before_softmax):
     a ``(N, C)`` distribution or ``(N,)`` integer labels."""
     shifted = output_before_softmax - tf.reduce_max(
         output_before_softmax, axis=1, keepdims=True)
-    log_norm = tf.log(tf.reduce_sum(tf.exp(shifted), axis=1))
+    log_norm = tf.log(theano_sum(tf.exp(shifted), axis=1))
     if p_true.shape.ndims == 2:
-        return tf.reduce_mean(log_norm - tf.reduce_sum(p_true * shifted, 1))
-    return tf.reduce_mean(log_norm - tf.gather(shifted, p_true, axis=1,
-                                               batch_dims=1))
+        return theano_mean(log_norm - theano_sum(p_true * shifted, 1))
+    return theano_mean(log_norm - tf.gather(shifted, p_true, axis=1,
+                                            batch_dims=1))
 
 
 class BatchNormLayer(_IGBatchNorm):
@@ -102,7 +103,7 @@ class GlobalAvgLayer(Layer):
     """The mean over the spatial axes 2 and 3 of an NCHW input."""
 
     def get_output_for(self, input, **kwargs):
-        return tf.reduce_mean(input, axis=[2, 3])
+        return theano_mean(input, axis=[2, 3])
 
     def get_output_shape_for(self, input_shape):
         return input_shape[:2]
@@ -155,9 +156,9 @@ class InitLayer(Layer):
         rank = input.shape.ndims
         axes = [0] + list(range(2, rank))
         if init:
-            m = tf.reduce_mean(input, axes)
+            m = theano_mean(input, axes)
             centered = input - _channel_view(m, rank)
-            stdv = tf.sqrt(tf.reduce_mean(tf.square(centered), axes))
+            stdv = tf.sqrt(theano_mean(tf.square(centered), axes))
             input = centered / _channel_view(stdv, rank)
             self.init_updates = [(self.b, -m / stdv), (self.g, self.g / stdv)]
         else:
