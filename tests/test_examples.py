@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +29,7 @@ ARGS = {
     "multi_tower.py": ["--steps", "10"],
     "save_restore.py": ["--steps", "10", "--dir", "{tmp}"],
     "polyak_ema.py": ["--steps", "20"],
+    "lasagne_gan_port.py": ["--epochs", "4"],
 }
 # Examples written alongside (checked for a clean exit only), when present.
 OTHERS = ["sequence_classifier.py",
@@ -191,6 +193,17 @@ def test_polyak_ema_starts_synchronized(runs):
     out = runs.get("polyak_ema.py").stdout
     assert "averaged model == raw model: True" in out
     assert re.search(r"^\s+20\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
+
+
+@uses("lasagne_gan_port.py")
+def test_lasagne_gan_port_learns_from_few_labels(runs):
+    """The worked port trains: 12 labels, 3 classes (chance error 0.67)."""
+    out = runs.get("lasagne_gan_port.py").stdout
+    errors = [float(e) for e in re.findall(r"test err = ([\d.]+)", out)]
+    assert len(errors) == 4
+    assert errors[-1] < errors[0] and errors[-1] < 0.3, errors
+    losses = [float(v) for v in re.findall(r"loss_unl = ([\d.]+)", out)]
+    assert all(np.isfinite(losses)), losses
 
 
 class _FakeTerminal:
