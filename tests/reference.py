@@ -60,8 +60,9 @@ def conv(x, w, strides, padding, dilation=None):
 def conv2d_transpose(x, w, strides, padding):
     """Channels-last transposed conv; w is [kh, kw, out, in].
 
-    Output size H*s for SAME, (H-1)*s+k for VALID, (H-1)*s+k-before-after
-    for explicit pairs (the adjoint of the matching forward conv).
+    Output size H*s for SAME, H*s + max(k-s, 0) for VALID (Keras's
+    deconv_output_length), (H-1)*s+k-before-after for explicit pairs (the
+    adjoint of the matching forward conv).
     """
     batch, height, width, _ = x.shape
     kh, kw, out_channels, _ = w.shape
@@ -80,7 +81,7 @@ def conv2d_transpose(x, w, strides, padding):
             out = size * s
             before = same_padding(out, k, s)[0]
         elif padding == "VALID":
-            out, before = (size - 1) * s + k, 0
+            out, before = size * s + max(k - s, 0), 0
         else:
             before, after = padding[index]
             out = (size - 1) * s + k - before - after

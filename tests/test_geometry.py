@@ -55,7 +55,14 @@ def test_transposed_and_depthwise_shapes_and_axes(graph):
 
 @pytest.mark.parametrize("padding,size,stride,kernel,expected", [
     ("SAME", 5, 2, 3, 10),            # H * s
-    ("VALID", 5, 2, 3, 11),           # (H - 1) * s + k
+    ("VALID", 5, 2, 3, 11),           # H * s + k - s
+    # Kernel smaller than the stride: H * s, as Keras and tf-slim
+    # (slim's testOutputSizeWithStride2x5-style cases; (H - 1) * s + k
+    # would give 9 and 13).
+    ("VALID", 5, 2, 1, 10),
+    ("VALID", 5, 3, 1, 15),
+    ("VALID", 4, 3, 2, 12),
+    ("VALID", 4, 3, 3, 12),           # k == s
     ([[1, 0], [1, 0]], 5, 2, 3, 10),  # (H - 1) * s + k - before - after
 ])
 def test_transposed_output_size(graph, rng, padding, size, stride, kernel,

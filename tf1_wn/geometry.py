@@ -219,9 +219,11 @@ class Conv(_Spatial):
 class ConvTranspose(_Spatial):
     """2-D transposed convolution, kernel ``[kh, kw, out, in]``.
 
-    Output size follows Keras's Conv2DTranspose: ``H * s`` for SAME,
-    ``(H - 1) * s + k`` for VALID, ``(H - 1) * s + k - before - after`` for
-    explicit padding.
+    Output size follows Keras's Conv2DTranspose (and tf-slim's): ``H * s``
+    for SAME, ``H * s + max(k - s, 0)`` for VALID (``(H - 1) * s + k`` when
+    ``k >= s``; a kernel smaller than the stride leaves zero rows so that
+    the output still tiles ``H * s``), ``(H - 1) * s + k - before - after``
+    for explicit padding.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
@@ -257,7 +259,7 @@ class ConvTranspose(_Spatial):
         if self.padding == "SAME":
             return size * stride
         if self.padding == "VALID":
-            return (size - 1) * stride + k
+            return size * stride + max(k - stride, 0)
         before, after = self.padding[index]
         return (size - 1) * stride + k - before - after
 

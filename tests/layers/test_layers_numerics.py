@@ -81,6 +81,11 @@ CASES = {
                                           padding="VALID", scope="l"),
         lambda x, w: ref.conv2d_transpose(x, w, (2, 3), "VALID"),
         (2, 3, 4, 2), (4, 3, 4, 2), [0, 1, 3], False),
+    "conv2d_transpose_valid_kernel_below_stride": (
+        lambda x: tf1_wn.conv2d_transpose(x, 3, (1, 2), strides=(2, 3),
+                                          padding="VALID", scope="l"),
+        lambda x, w: ref.conv2d_transpose(x, w, (2, 3), "VALID"),
+        (2, 3, 4, 2), (1, 2, 3, 2), [0, 1, 3], False),
     "conv2d_transpose_explicit_nchw": (
         lambda x: tf1_wn.conv2d_transpose(
             x, 3, 5, strides=2, padding=[[2, 1], [2, 1]],
@@ -242,3 +247,28 @@ def test_transpose_output_sizes_follow_keras(graph):
         sess.run(tf.global_variables_initializer())
         got = sess.run(valid, {x: np.ones([2, 5, 7, 2], np.float32)})
     assert got.shape == (2, 16, 22, 3)
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: tf1_wn.conv2d_transpose(x, 3, 2, strides=5, padding="VALID"),
+    lambda x: tf1_wn.ws_conv2d_transpose(x, 3, 2, strides=5,
+                                         padding="VALID"),
+    lambda x: tf1_wn.WeightNormConv2DTranspose(3, 2, strides=5,
+                                               padding="VALID")(x),
+    lambda x: tf1_wn.WeightStandardizedConv2DTranspose(
+        3, 2, strides=5, padding="VALID")(x),
+])
+def test_transpose_valid_kernel_below_stride_tiles_h_times_s(graph, build):
+    """Keras / tf-slim: VALID gives H * s + max(k - s, 0), i.e. H * s for a
+    2x2 kernel at stride 5 (the rows no kernel tap reaches are zero + bias)
+    where (H - 1) * s + k would give 17 and 27."""
+    x = tf.placeholder(tf.float32, [None, 4, 6, 2])
+    out = build(x)
+    assert out.shape.as_list() == [None, 20, 30, 3]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(out, {x: np.ones([2, 4, 6, 2], np.float32)})
+    assert got.shape == (2, 20, 30, 3)
+    # Rows 2-4 of every 5 are out of the kernel's reach: bias only (0).
+    np.testing.assert_array_equal(got[:, 2:5], 0)
+    assert np.abs(got[:, :2]).max() > 0

@@ -306,8 +306,9 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
 
     v has TF's transposed layout ``[kh, kw, filters, in]``; its norm is
     taken per OUTPUT channel (axes 0, 1, 3), unlike TF Addons' wrapper.
-    Output size: ``H * s`` for SAME, ``(H - 1) * s + k`` for VALID,
-    ``(H - 1) * s + k - before - after`` for explicit padding.
+    Output size, as Keras and tf-slim: ``H * s`` for SAME,
+    ``H * s + max(k - s, 0)`` for VALID, ``(H - 1) * s + k - before -
+    after`` for explicit padding.
 
     Args:
       inputs: 'NHWC' or 'NCHW' tensor.

@@ -205,7 +205,7 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
     The kernel has TF's transposed layout ``[kh, kw, filters, in]``; it is
     standardized per OUTPUT channel (axis 2), over axes 0, 1 and 3.  Output
     size as `tf1_wn.conv2d_transpose`: ``H * s`` for SAME,
-    ``(H - 1) * s + k`` for VALID.
+    ``H * s + max(k - s, 0)`` for VALID.
 
     Args:
       inputs: 'NHWC' or 'NCHW' tensor.
