@@ -17,7 +17,10 @@ import argparse
 import time
 
 import numpy as np
-import tensorflow.compat.v1 as tf
+from tf1_wn import quiet
+
+quiet.import_tensorflow()  # without its C++ start-up lines
+import tensorflow.compat.v1 as tf  # noqa: E402
 
 # was: import lasagne; import lasagne.layers as LL; import nn
 from tf1_wn.compat import lasagne

@@ -13,7 +13,10 @@ import os
 import tempfile
 
 import numpy as np
-import tensorflow.compat.v1 as tf
+from tf1_wn import quiet
+
+quiet.import_tensorflow()  # without its C++ start-up lines
+import tensorflow.compat.v1 as tf  # noqa: E402
 
 # Was: import lasagne; import lasagne.layers as ll; import nn
 from tf1_wn.compat import lasagne

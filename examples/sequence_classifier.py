@@ -8,11 +8,11 @@ trained with Adam and evaluated on held-out digits.
     .venv/bin/python examples/sequence_classifier.py --steps 300
 """
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from tf1_wn import quiet  # noqa: E402
+
+quiet.import_tensorflow()  # without its C++ start-up lines
 import tensorflow.compat.v1 as tf  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
@@ -38,6 +38,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     tf.disable_eager_execution()
+    # dynamic_rnn is TF1 API: its deprecation notice says nothing new here.
+    tf.logging.set_verbosity(tf.logging.ERROR)
     rng = np.random.default_rng(args.seed)
     x_train, y_train, x_test, y_test = load_data(rng)
 

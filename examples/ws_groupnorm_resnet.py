@@ -13,11 +13,11 @@ prints the training loss every 100 steps and the test accuracy at the end
 (about 0.8-0.9 after 300 steps at batch 2, a few seconds on 2 cores).
 """
 import argparse
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from tf1_wn import quiet  # noqa: E402
+
+quiet.import_tensorflow()  # without its C++ start-up lines
 import tensorflow.compat.v1 as tf  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from tf_slim.layers import normalization as slim_norm  # noqa: E402

@@ -50,26 +50,56 @@ Module map (docs/design.md tells the same in more words):
 ``compat/lasagne/``     the Lasagne mirror (top-level ``compat/`` folder)
 ======================  ==================================================
 """
-from tf1_wn._tf import tf as _tf  # noqa: F401  (fails early without TF)
-from tf1_wn import checkpoint, native_ops
-from tf1_wn.data_init import INIT_OPS, init_op, sync_ema
+import importlib
+import importlib.util
+
+# Importing tf1_wn does not import TensorFlow: each public name is loaded
+# from its module on first use (PEP 562), so ``tf1-wn --help`` and the
+# error classes cost no TensorFlow start-up.  The table is the one list of
+# where each public name lives.
 from tf1_wn.errors import (CheckpointError, Error, LayoutError,
                            NativeOpsError, NotConnectedError)
-from tf1_wn.layers import (WeightNormConv1D, WeightNormConv2D,
-                           WeightNormConv2DTranspose, WeightNormConv3D,
-                           WeightNormDense, WeightNormDepthwiseConv2D,
-                           WeightStandardizedConv1D, WeightStandardizedConv2D,
-                           WeightStandardizedConv2DTranspose,
-                           WeightStandardizedConv3D,
-                           WeightStandardizedDepthwiseConv2D, conv1d, conv2d,
-                           conv2d_transpose, conv3d, dense, depthwise_conv2d,
-                           nin, ws_conv1d, ws_conv2d, ws_conv2d_transpose,
-                           ws_conv3d, ws_depthwise_conv2d)
-from tf1_wn.normalization import DATA_INIT_EPS, DEFAULT_EPS
-from tf1_wn.rnn import (LSTMStateTuple, MultiRNNCell, WeightNormGRUCell,
-                        WeightNormLSTMCell, WeightNormRNNCell)
-from tf1_wn.training import data_init_scaffold
 from tf1_wn.version import __version__
+
+_LAZY = {}
+for _module, _names in (
+        ("tf1_wn.data_init", ["INIT_OPS", "init_op", "sync_ema"]),
+        ("tf1_wn.training", ["data_init_scaffold"]),
+        ("tf1_wn.normalization", ["DEFAULT_EPS", "DATA_INIT_EPS"]),
+        ("tf1_wn.layers", [
+            "dense", "nin", "conv1d", "conv2d", "conv3d",
+            "conv2d_transpose", "depthwise_conv2d", "WeightNormDense",
+            "WeightNormConv1D", "WeightNormConv2D", "WeightNormConv3D",
+            "WeightNormConv2DTranspose", "WeightNormDepthwiseConv2D",
+            "ws_conv1d", "ws_conv2d", "ws_conv3d", "ws_conv2d_transpose",
+            "ws_depthwise_conv2d", "WeightStandardizedConv1D",
+            "WeightStandardizedConv2D", "WeightStandardizedConv3D",
+            "WeightStandardizedConv2DTranspose",
+            "WeightStandardizedDepthwiseConv2D"]),
+        ("tf1_wn.rnn", ["WeightNormRNNCell", "WeightNormGRUCell",
+                        "WeightNormLSTMCell", "MultiRNNCell",
+                        "LSTMStateTuple"])):
+    _LAZY.update(dict.fromkeys(_names, _module))
+del _module, _names
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif (not name.startswith("__")
+          and importlib.util.find_spec("tf1_wn." + name) is not None):
+        # Submodules (tf1_wn.checkpoint, tf1_wn.layers...), as before, when
+        # the package imported them all.
+        value = importlib.import_module("tf1_wn." + name)
+    else:
+        raise AttributeError("module 'tf1_wn' has no attribute %r" % name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "INIT_OPS", "init_op", "sync_ema", "data_init_scaffold",

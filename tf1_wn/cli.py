@@ -16,19 +16,30 @@ usage error.
 """
 import argparse
 import json
-import os
 import re
 import sys
 import warnings
 
-from tf1_wn import checkpoint
-from tf1_wn import native_ops
-from tf1_wn._tf import tf
-from tf1_wn.checkpoint import names
+# Nothing here imports TensorFlow at module level: --help, --version and
+# usage errors answer at once, and a subcommand loads TensorFlow quietly
+# (tf1_wn.quiet) before it runs.
+from tf1_wn import quiet
+from tf1_wn.checkpoint import InvalidLayoutError, names
 from tf1_wn.kernel_kinds import WS_VARIANTS
 from tf1_wn.version import __version__
 
 PROG = "tf1-wn"
+
+EPILOG = """\
+exit status:
+  0  success
+  1  an expected failure: a missing or corrupt checkpoint, an unwritable or
+     full disk, a failed native build (one line "tf1-wn: error: ..." on
+     stderr; --debug shows the traceback)
+  2  a usage error
+
+Naming rules, layout detection and restoring a converted checkpoint:
+docs/checkpoints.md in the tf1-wn repository."""
 
 
 def _regex(value):
@@ -43,7 +54,7 @@ def _regex(value):
 def _layout(value):
     try:
         names.compile_layout_hint(*names.split_layout_hint(value))
-    except checkpoint.InvalidLayoutError as error:
+    except InvalidLayoutError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
@@ -87,7 +98,8 @@ def build_parser():
     """The argparse parser of the ``tf1-wn`` command."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="Weight-normalize TF1 checkpoints and fold "
-        "them back, keeping what the model computes.")
+        "them back, keeping what the model computes.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version",
                         version="%(prog)s " + __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -135,6 +147,7 @@ def build_parser():
 
 
 def _build_native(args):
+    from tf1_wn import native_ops
     path = native_ops.build(directory=args.dir, force=args.force)
     print(path)
 
@@ -159,6 +172,7 @@ def _format_table(groups):
 
 
 def _inspect(args):
+    from tf1_wn import checkpoint
     groups = checkpoint.inspect_checkpoint(args.checkpoint,
                                            layouts=args.layout, ws=args.ws)
     if args.json:
@@ -171,6 +185,7 @@ def _inspect(args):
 
 
 def _transform(args):
+    from tf1_wn import checkpoint
     common = dict(include=args.include, exclude=args.exclude,
                   layouts=args.layout, keep_slots=args.keep_slots,
                   dry_run=args.dry_run, force=args.force)
@@ -196,11 +211,14 @@ def _transform(args):
         print("wrote " + ", ".join(plan.written))
 
 
-#: The failures a user can cause (a bad file, path, disk or compiler):
-#: one line on stderr and exit status 1.  Anything else is a bug and keeps
-#: its traceback.
-EXPECTED_ERRORS = (checkpoint.CheckpointError, native_ops.NativeOpsError,
-                   OSError, tf.errors.OpError)
+def expected_errors():
+    """The failures a user can cause (a bad file, path, disk or compiler):
+    one line on stderr and exit status 1.  Anything else is a bug and keeps
+    its traceback."""
+    from tf1_wn.errors import CheckpointError, NativeOpsError
+    tensorflow = quiet.import_tensorflow()
+    return (CheckpointError, NativeOpsError, OSError,
+            tensorflow.errors.OpError)
 
 
 def _one_line(error):
@@ -213,12 +231,12 @@ def main(argv=None):
     """Runs the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    expected = expected_errors()  # imports TensorFlow, quietly
     commands = {"build-native": _build_native, "inspect": _inspect,
                 "convert": _transform, "fold": _transform}
     try:
         commands[args.command](args)
-    except EXPECTED_ERRORS as error:
+    except expected as error:
         if args.debug:
             raise
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)

@@ -6,6 +6,8 @@ The plain models use tf_slim's real `conv2d`, `conv2d_transpose` and
 layers) and raw `get_variable` kernels; the recurrent references are NumPy
 float64 implementations of TF1's BasicLSTMCell and GRUCell steps.
 """
+import os
+import re
 import warnings
 
 import numpy as np
@@ -15,6 +17,7 @@ import tf_slim
 
 import tf1_wn
 from tf1_wn import checkpoint
+from helpers import save_checkpoint
 
 
 def _rel(a, b):
@@ -292,3 +295,35 @@ def test_weight_standardized_fold_serves_plain(tmp_path, rng, variant):
     assert {s.kind for s in plan.changed} == {"conv2d", "depthwise_conv2d"}
     got = _run(build_plain, plan.output, [x])
     assert _rel(got, want) < 1e-9
+
+
+def _readme_restore_block():
+    readme = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir,
+                          "README.md")
+    text = open(readme, encoding="utf-8").read()
+    marker = text.index("<!-- readme-restore -->")
+    return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
+
+
+def test_readme_restore_recipe_with_an_optimizer(tmp_path, rng):
+    """The README's recipe restores a converted checkpoint into a model
+    that has an Adam optimizer (whose v/g slots are not in the file), and
+    the outputs equal the plain model's."""
+    kernel = rng.normal(size=(5, 3)).astype(np.float32)
+    bias = rng.normal(size=3).astype(np.float32)
+    plain = str(tmp_path / "plain.ckpt")
+    save_checkpoint(plain, {"fc/kernel": kernel, "fc/bias": bias,
+                            "fc/kernel/Adam": np.zeros_like(kernel)})
+    CKPT = str(tmp_path / "wn.ckpt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", checkpoint.CheckpointWarning)
+        checkpoint.convert_checkpoint(plain, CKPT)
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    with tf.Graph().as_default():
+        out = tf1_wn.dense(tf.constant(x), 3, scope="fc")
+        tf.train.AdamOptimizer().minimize(tf.reduce_sum(out))
+        with tf.Session() as sess:
+            exec(_readme_restore_block(), {"tf": tf, "sess": sess,
+                                           "CKPT": CKPT})
+            got = sess.run(out)
+    np.testing.assert_allclose(got, x @ kernel + bias, rtol=1e-5, atol=1e-5)

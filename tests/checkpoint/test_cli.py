@@ -9,7 +9,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from tf1_wn import cli
-from helpers import save_checkpoint
+from helpers import run_python, save_checkpoint
 
 VENV_BIN = os.path.dirname(sys.executable)
 
@@ -103,3 +103,61 @@ def test_console_script_subprocess(ckpt, tmp_path):
     reader = tf.train.load_checkpoint(out)
     assert "rnn/basic_lstm_cell/recurrent/g" in \
         reader.get_variable_to_shape_map()
+
+
+QUIET_CHECK = """
+import io, sys, contextlib
+from tf1_wn import cli
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = cli.main({argv!r})
+    except SystemExit as exit:
+        code = exit.code
+print(code, "tensorflow" in sys.modules)
+sys.stdout.write(out.getvalue())
+"""
+
+
+@pytest.mark.parametrize("argv, code, text", [
+    (["--help"], 0, "exit status:"),
+    (["--version"], 0, "tf1-wn "),
+    (["convert"], 2, ""),
+    (["inspect", "CKPT", "--layout", "x=notakind"], 2, ""),
+])
+def test_help_version_and_usage_errors_do_not_import_tensorflow(
+        argv, code, text):
+    done = run_python(QUIET_CHECK.format(argv=argv))
+    first, _, rest = done.stdout.partition("\n")
+    assert first == f"{code} False", (done.stdout, done.stderr)
+    assert text in rest
+    if argv == ["--help"]:
+        assert rest.rstrip().endswith("docs/checkpoints.md in the tf1-wn "
+                                      "repository.")
+
+
+def test_subcommand_error_is_one_line_without_tensorflow_banner(tmp_path):
+    """No TF_CPP_MIN_LOG_LEVEL given: the command silences TF's C++
+    start-up lines itself."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tf1_wn.cli", "inspect",
+         str(tmp_path / "missing.ckpt")],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"tf1-wn: error: checkpoint {str(tmp_path / 'missing.ckpt')!r} not "
+        f"found: no file {str(tmp_path / 'missing.ckpt.index')!r}"], \
+        done.stderr
+
+
+def test_importing_the_package_does_not_import_tensorflow():
+    done = run_python("""
+        import sys
+        import tf1_wn, tf1_wn.checkpoint
+        before = "tensorflow" in sys.modules
+        tf1_wn.dense, tf1_wn.checkpoint.convert_checkpoint
+        print(before, "tensorflow" in sys.modules,
+              sorted(set(tf1_wn.__all__) - set(dir(tf1_wn))))
+    """)
+    assert done.stdout.split("\n")[0] == "False True []", done.stderr

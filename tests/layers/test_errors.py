@@ -110,8 +110,10 @@ def test_missing_tensorflow_gives_install_hint(tmp_path):
     (tmp_path / "tensorflow").mkdir()
     (tmp_path / "tensorflow" / "__init__.py").write_text(
         "raise ImportError('No module named tensorflow')\n")
+    # `import tf1_wn` does not import TensorFlow; the first layer does.
     script = ("import sys; sys.path.insert(0, %r)\n"
-              "try:\n    import tf1_wn\n"
+              "import tf1_wn\n"
+              "try:\n    tf1_wn.dense\n"
               "except ImportError as e:\n    print(e)\n" % str(tmp_path))
     result = subprocess.run([sys.executable, "-c", script],
                             capture_output=True, text=True, timeout=60)

@@ -1,0 +1,176 @@
+"""The file-level operations behind ``tf1-wn inspect / convert / fold``:
+read a checkpoint, plan the change, write the result safely.  Exported by
+the package as `tf1_wn.checkpoint.convert_checkpoint` etc."""
+import os
+import sys
+
+from tf1_wn.checkpoint import files
+from tf1_wn.checkpoint import inspection
+from tf1_wn.checkpoint.convert_plan import plan_convert
+from tf1_wn.checkpoint.errors import CheckpointError
+from tf1_wn.checkpoint.fold_plan import plan_fold
+from tf1_wn.normalization import DEFAULT_EPS
+
+
+def _check_eps(eps):
+    if not eps >= 0:
+        raise CheckpointError(
+            f"eps must be a non-negative number, got {eps!r}")
+
+
+def _run(plan, contents, output, dry_run, force):
+    plan.input = contents.prefix
+    plan.output = files.output_prefix(output, contents.prefix)
+    plan.written = []
+    if contents.has_object_graph:
+        plan.warnings.append(
+            "%r is an object-based (tf.train.Checkpoint) checkpoint; its "
+            "object graph describes the old names and is not carried over: "
+            "the result is a name-based (tf.train.Saver) checkpoint"
+            % contents.prefix)
+    if not dry_run:
+        files.check_output(plan.output, contents.files, force)
+    plan.emit_warnings()
+    if dry_run:
+        return plan
+    bar = _progress_bar(plan)
+    try:
+        plan.written = files.write_checkpoint(
+            plan.output, plan.batches(contents.read), force=force,
+            input_files=contents.files,
+            progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return plan
+
+
+def _progress_bar(plan):
+    """A tqdm bar over the variables written, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return tqdm(total=plan.target_count(), unit="var", file=sys.stderr,
+                desc=f"{plan.operation} {os.path.basename(plan.output)}",
+                leave=False)
+
+
+def convert_checkpoint(checkpoint, output, include=None, exclude=None,
+                       layouts=None, keep_slots=False, eps=0.0,
+                       dry_run=False, force=False):
+    """Weight-normalizes the plain kernels of a checkpoint.
+
+    ``<scope>/kernel`` (or tf_slim's ``weights``) becomes ``<scope>/v`` (the
+    kernel, unchanged) and ``<scope>/g`` (its per-output-channel L2 norm);
+    ``<scope>/biases`` becomes ``<scope>/bias``; a TF1 cell kernel
+    ``[d + n, k * n]`` becomes ``input/v``, ``input/g``, ``recurrent/v``,
+    ``recurrent/g``.  A tf1_wn model built under the same scopes then
+    computes what the plain model did.  Everything else is copied.
+
+    Args:
+      checkpoint: input checkpoint prefix, or a directory with a
+        ``checkpoint`` state file.  Never modified.
+      output: output prefix, or an existing directory (the input's file
+        name is kept).
+      include: regex (or list) searched in kernel names; only matching
+        kernels are converted.
+      exclude: regex (or list); matching kernels are left unchanged.
+      layouts: ``{regex: kind}`` layout hints (kinds in `HINT_KINDS`) for
+        kernels whose layout the names do not settle (transposed or
+        depthwise convs under unconventional scopes).
+      keep_slots: keep optimizer slots of converted kernels under their old
+        names (default: dropped, with a `CheckpointWarning`).
+      eps: ``g = sqrt(sum(kernel**2) + eps)``.  Default 0: ``g = ||kernel||``.
+      dry_run: only plan; read no tensor, write nothing.
+      force: replace an existing output checkpoint.
+
+    Returns:
+      The `Plan` (``plan.describe()`` lists every step), with ``input``,
+      ``output`` and ``written`` (file list, empty for a dry run).
+
+    Raises:
+      CheckpointNotFoundError: no checkpoint at `checkpoint`.
+      OutputExistsError: `output` exists and not `force`.
+      AmbiguousLayoutError: a kernel's layout needs a hint.
+      NameCollisionError: e.g. both ``scope/kernel`` and ``scope/v`` exist.
+      InvalidLayoutError, UnsupportedVariableError, CheckpointError.
+    """
+    _check_eps(eps)
+    contents = files.CheckpointContents(checkpoint)
+    plan = plan_convert(
+        contents.variables, include=include, exclude=exclude,
+        layouts_hints=layouts, keep_slots=keep_slots, eps=eps)
+    return _run(plan, contents, output, dry_run, force)
+
+
+def fold_checkpoint(checkpoint, output, include=None, exclude=None,
+                    layouts=None, keep_slots=False, eps=DEFAULT_EPS,
+                    naming="tf", ws=None, ws_variant=None, dry_run=False,
+                    force=False):
+    """Folds weight-normalized (and weight-standardized) layers into plain
+    kernels.
+
+    ``<scope>/v`` + ``<scope>/g`` become ``<scope>/kernel = g * v /
+    sqrt(sum(v**2) + eps)``; a WN cell's ``input/*`` + ``recurrent/*``
+    become the TF1 cell ``kernel``; a WS ``kernel`` (with a ``gain``
+    sibling, or matched by `ws`) becomes its standardized (times gain)
+    kernel.  Everything else is copied.
+
+    Args:
+      checkpoint, output, include, exclude, layouts, keep_slots, dry_run,
+        force: as in `convert_checkpoint` (include/exclude are searched in
+        the ``v`` name, ``input/v`` for cells, the kernel name for WS).
+      eps: the eps the WN layers were trained with (default the library's,
+        1e-12).
+      naming: ``'tf'`` (``kernel``/``bias``, ``depthwise_kernel``) or
+        ``'slim'`` (``weights``/``biases``, ``depthwise_weights``).
+      ws: regex (or list) of kernels that are weight-standardized without a
+        ``gain`` variable.
+      ws_variant: the WS variant (``'paper'``, ``'paper_tf'``, ``'bit'``,
+        ``'timm'``) of WS kernels.
+
+    Returns:
+      The `Plan`, as in `convert_checkpoint`.
+
+    Raises:
+      As `convert_checkpoint`; CheckpointError for a WS kernel without a
+      variant.
+    """
+    _check_eps(eps)
+    contents = files.CheckpointContents(checkpoint)
+    plan = plan_fold(
+        contents.variables, include=include, exclude=exclude,
+        layouts_hints=layouts, keep_slots=keep_slots, eps=eps, naming=naming,
+        ws=ws, ws_variant=ws_variant)
+    return _run(plan, contents, output, dry_run, force)
+
+
+def inspect_checkpoint(checkpoint, layouts=None, ws=None):
+    """Lists a checkpoint's variables grouped by layer.
+
+    Args:
+      checkpoint: checkpoint prefix or directory.
+      layouts: layout hints, as in `convert_checkpoint`.
+      ws: regex (or list) of kernels to mark weight-standardized.
+
+    Returns:
+      A list of `inspection.LayerGroup` ``(scope, kind, layout,
+      entries)``; kind is ``plain``, ``weight-normalized``,
+      ``weight-normalized cell``, ``TF1 cell``, ``weight-standardized`` or
+      ``other``; entries are ``(name, shape, dtype, role)``.
+
+    Raises:
+      CheckpointNotFoundError: no checkpoint at `checkpoint`.
+    """
+    contents = files.CheckpointContents(checkpoint)
+    return inspection.classify(contents.variables, layouts, ws)
+
+
+#: The command's verbs as functions: ``checkpoint.convert(...)`` is
+#: ``tf1-wn convert ...`` (the long names stay).
+convert = convert_checkpoint
+fold = fold_checkpoint
+inspect = inspect_checkpoint
