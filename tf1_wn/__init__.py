@@ -85,6 +85,9 @@ del _module, _names
 
 def __getattr__(name):
     if name in _LAZY:
+        # TensorFlow first, through the module whose ImportError says what
+        # to install (tf_slim would otherwise fail first, less helpfully).
+        importlib.import_module("tf1_wn._tf")
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif (not name.startswith("__")
           and importlib.util.find_spec("tf1_wn." + name) is not None):

@@ -64,6 +64,7 @@ def __getattr__(name):
                              % name)
     if "." not in module:
         module = "tf1_wn.checkpoint." + module
+    importlib.import_module("tf1_wn._tf")  # its ImportError says what to do
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
