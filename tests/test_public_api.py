@@ -23,7 +23,8 @@ DOCUMENTED = {
     "tf1_wn.rnn": ["WeightNormRNNCell", "WeightNormGRUCell",
                    "WeightNormLSTMCell", "MultiRNNCell", "LSTMStateTuple"],
     "tf1_wn.checkpoint": [
-        "convert", "fold", "inspect", "convert_checkpoint", "fold_checkpoint", "inspect_checkpoint",
+        "convert", "fold", "inspect", "convert_checkpoint",
+        "fold_checkpoint", "inspect_checkpoint",
         "assign_from_kernel", "assign_cell_from_kernel", "folded_kernel",
         "folded_cell_kernel", "kernel_norm", "Plan", "Step", "HINT_KINDS",
         "WS_VARIANTS", "CheckpointError", "CheckpointNotFoundError",

@@ -27,7 +27,24 @@ WEIGHT_NORM_ARGS = """\
       kernel_initializer: initializer of v; default normal with std 0.05
         (the direction's scale does not change the output).
       bias_initializer: initializer of bias; default zeros.
-      g_initializer: initializer of g; default ones."""
+      g_initializer: initializer of g; default ones.
+      kernel_regularizer: callable on the normalized weight
+        ``g * v / ||v||`` (tf-slim's ``weights_regularizer``), the weight
+        the layer computes with, so a converted model keeps the plain
+        model's penalty (L2 on it equals L2 on g); its loss is added to
+        REGULARIZATION_LOSSES once, on the layer's first build.
+      trainable: False keeps every variable of the layer out of
+        TRAINABLE_VARIABLES (e.g. a converted backbone under fine-tuning).
+        All variables are in MODEL_VARIABLES, as tf-slim's.
+      bias_regularizer: callable on the bias (tf-slim's
+        ``biases_regularizer``); its loss goes to REGULARIZATION_LOSSES
+        when the variable is created.
+      variables_collections: a list of collection names for every
+        variable, or a dict from variable name (or tf-slim's ``weights``
+        / ``biases``) to such a list.
+      outputs_collections: collection names to which the output is added,
+        aliased by the layer's scope name
+        (``tf_slim.utils.convert_collection_to_dict`` works on them)."""
 
 SCOPE_ARGS = """\
       scope: variable scope (a string or a VariableScope).  None opens a
@@ -61,7 +78,23 @@ WEIGHT_STD_ARGS = """\
       kernel_initializer: initializer of kernel; default normal with std
         0.05 (its scale sets the effective learning rate).
       bias_initializer: initializer of bias; default zeros.
-      gain_initializer: initializer of gain; default ones."""
+      gain_initializer: initializer of gain; default ones.
+      kernel_regularizer: callable on the kernel variable (tf-slim's
+        ``weights_regularizer``): the standardized weight has fixed
+        per-channel moments, so a penalty on it would be constant; weight
+        decay on the raw kernel is what standardized networks train with.
+      trainable: False keeps every variable of the layer out of
+        TRAINABLE_VARIABLES (e.g. a converted backbone under fine-tuning).
+        All variables are in MODEL_VARIABLES, as tf-slim's.
+      bias_regularizer: callable on the bias (tf-slim's
+        ``biases_regularizer``); its loss goes to REGULARIZATION_LOSSES
+        when the variable is created.
+      variables_collections: a list of collection names for every
+        variable, or a dict from variable name (or tf-slim's ``weights``
+        / ``biases``) to such a list.
+      outputs_collections: collection names to which the output is added,
+        aliased by the layer's scope name
+        (``tf_slim.utils.convert_collection_to_dict`` works on them)."""
 
 WEIGHT_STD_RAISES = """\
     Raises:

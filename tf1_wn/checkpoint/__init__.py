@@ -7,9 +7,9 @@
 
 The same operations as the ``tf1-wn`` command, also under the verbs' names:
 `convert`, `fold`, `inspect` are `convert_checkpoint`, `fold_checkpoint`,
-`inspect_checkpoint`.  See docs/checkpoints.md for the naming rules, layout detection
-and policies (optimizer slots are dropped with a warning unless
-``keep_slots=True``; moving averages are converted alike).
+`inspect_checkpoint`.  See docs/checkpoints.md for the naming rules,
+layout detection and policies (optimizer slots are dropped with a warning
+unless ``keep_slots=True``; moving averages are converted alike).
 
 In-graph helpers (no files): `assign_from_kernel`, `assign_cell_from_kernel`,
 `folded_kernel`, `folded_cell_kernel`, `kernel_norm`.

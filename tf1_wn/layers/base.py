@@ -11,6 +11,7 @@ import collections
 from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.errors import NotConnectedError
+from tf1_wn.layers import slim_conventions
 
 #: Standard deviation of the default normal initializer of ``v`` and
 #: ``kernel``.  For weight norm the direction's scale does not change the
@@ -18,27 +19,36 @@ from tf1_wn.errors import NotConnectedError
 DEFAULT_KERNEL_INITIALIZER_STDDEV = 0.05
 
 #: One variable of a layer: its name, its initializer (None: the default
-#: of `make_variables`) and whether it is trainable.  ``per_channel``
+#: of `make_variables`), whether it is trainable and its regularizer (added
+#: by `tf.get_variable` when it creates the variable).  ``per_channel``
 #: variables have shape ``[out_channels]``, the others the kernel's shape.
 VariableSpec = collections.namedtuple(
     "VariableSpec", ["name", "per_channel", "initializer", "default",
-                     "trainable"])
+                     "trainable", "regularizer"])
 
 
-def kernel_spec(name, initializer):
+def kernel_spec(name, initializer, regularizer=None):
     """The spec of the kernel-shaped variable (``v`` or ``kernel``)."""
     return VariableSpec(name, False, initializer, tf.random_normal_initializer(
-        0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV), True)
+        0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV), True, regularizer)
 
 
-def channel_spec(name, initializer, default, trainable=True):
+def channel_spec(name, initializer, default, trainable=True,
+                 regularizer=None):
     """The spec of a per-output-channel variable (``g``, ``gain``,
     ``bias``)."""
-    return VariableSpec(name, True, initializer, default, trainable)
+    return VariableSpec(name, True, initializer, default, trainable,
+                        regularizer)
 
 
-def make_variables(geometry, in_channels, dtype, specs):
+def make_variables(geometry, in_channels, dtype, specs, trainable=True,
+                   variables_collections=None):
     """Creates (or reuses) a layer's variables in the current scope.
+
+    Every variable goes to GLOBAL_VARIABLES and MODEL_VARIABLES (as
+    tf-slim's ``model_variable``), to TRAINABLE_VARIABLES when both
+    `trainable` and its spec say so, and to the collections
+    `variables_collections` names for it.
 
     Args:
       geometry: a `tf1_wn.geometry` object.
@@ -46,6 +56,8 @@ def make_variables(geometry, in_channels, dtype, specs):
       dtype: the variables' dtype.
       specs: `VariableSpec`s in creation order; None entries stand for
         absent variables.
+      trainable: False freezes every variable of the layer.
+      variables_collections: see `slim_conventions.variable_collections`.
 
     Returns:
       A list with one variable (or None) per entry of `specs`.
@@ -55,7 +67,10 @@ def make_variables(geometry, in_channels, dtype, specs):
     return [None if spec is None else tf.get_variable(
         spec.name, channels if spec.per_channel else kernel_shape, dtype,
         initializer=spec.initializer or spec.default,
-        trainable=spec.trainable) for spec in specs]
+        regularizer=spec.regularizer,
+        trainable=bool(trainable and spec.trainable),
+        collections=slim_conventions.collections_for(
+            variables_collections, spec.name)) for spec in specs]
 
 
 def layer_scope(scope, default_name, reuse):

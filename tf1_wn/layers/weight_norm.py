@@ -25,6 +25,7 @@ from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
+from tf1_wn.layers import slim_conventions
 from tf1_wn.docstrings import fill
 from tf1_wn.normalization import DEFAULT_EPS
 
@@ -39,7 +40,10 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                             use_bias=True, init=False, init_scale=1.0,
                             trainable_g=True, ema=None, eps=DEFAULT_EPS,
                             kernel_initializer=None, bias_initializer=None,
-                            g_initializer=None, scope=None,
+                            g_initializer=None, trainable=True,
+                            kernel_regularizer=None, bias_regularizer=None,
+                            variables_collections=None,
+                            outputs_collections=None, scope=None,
                             reuse=AUTO_REUSE):
     """Creates (or reuses) v, g, bias and applies the layer.
 
@@ -48,8 +52,10 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
       inputs: the input tensor.
       what: the public name of the builder, for error messages.
       activation, use_bias, init, init_scale, trainable_g, ema, eps,
-      kernel_initializer, bias_initializer, g_initializer, scope, reuse:
-        as the functional layers (`tf1_wn.dense`).
+      kernel_initializer, bias_initializer, g_initializer, trainable,
+      kernel_regularizer, bias_regularizer, variables_collections,
+      outputs_collections, scope, reuse: as the functional layers
+        (`tf1_wn.dense`).
 
     Returns:
       ``(outputs, WeightNormVariables)``.
@@ -64,6 +70,9 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                                               activation)
     init_scale = validation.positive_number("init_scale", init_scale)
     eps = validation.non_negative_number("eps", eps)
+    slim_conventions.check_options(
+        trainable, kernel_regularizer, bias_regularizer,
+        variables_collections, outputs_collections)
     if init and ema is not None:
         raise ValueError(
             "`init=True` cannot be combined with `ema`: data init sets the "
@@ -77,8 +86,14 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                                   tf.ones_initializer(),
                                   trainable=trainable_g),
                 base.channel_spec(names.BIAS, bias_initializer,
-                                  tf.zeros_initializer()) if use_bias
-                else None]))
+                                  tf.zeros_initializer(),
+                                  regularizer=bias_regularizer) if use_bias
+                else None], trainable, variables_collections))
+        # slim's weights_regularizer on the weight the layer computes with.
+        slim_conventions.add_weight_regularization(
+            kernel_regularizer, variables.v,
+            lambda: normalization.normalize_weight(
+                variables.v, variables.g, geometry.reduce_axes, eps))
         if init:
             outputs = _data_init_forward(geometry, inputs, variables,
                                          init_scale, eps)
@@ -91,6 +106,8 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                 geometry.channel_axis == 1)
         if activation is not None:
             outputs = activation(outputs)
+        outputs = slim_conventions.collect_outputs(
+            outputs_collections, tf.get_variable_scope().name, outputs)
     return outputs, variables
 
 
@@ -129,8 +146,9 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
 
 _COMMON_ARGUMENTS = (
     "activation", "use_bias", "init", "init_scale", "trainable_g", "ema",
-    "eps", "kernel_initializer", "bias_initializer", "g_initializer", "scope",
-    "reuse")
+    "eps", "kernel_initializer", "bias_initializer", "g_initializer",
+    "trainable", "kernel_regularizer", "bias_regularizer",
+    "variables_collections", "outputs_collections", "scope", "reuse")
 
 
 def _build(geometry, what, arguments):
@@ -147,6 +165,8 @@ def _build(geometry, what, arguments):
 def dense(inputs, units, activation=None, use_bias=True, init=False,
           init_scale=1.0, trainable_g=True, ema=None, eps=DEFAULT_EPS,
           kernel_initializer=None, bias_initializer=None, g_initializer=None,
+          trainable=True, kernel_regularizer=None, bias_regularizer=None,
+          variables_collections=None, outputs_collections=None,
           scope=None, reuse=AUTO_REUSE):
     """Weight-normalized fully connected layer over the last axis.
 
@@ -173,6 +193,8 @@ def dense(inputs, units, activation=None, use_bias=True, init=False,
 def nin(inputs, units, activation=None, use_bias=True, init=False,
         init_scale=1.0, trainable_g=True, ema=None, eps=DEFAULT_EPS,
         kernel_initializer=None, bias_initializer=None, g_initializer=None,
+        trainable=True, kernel_regularizer=None, bias_regularizer=None,
+        variables_collections=None, outputs_collections=None,
         scope=None, reuse=AUTO_REUSE):
     """Network-in-network layer: a 1x1 dense over the last axis.
 
@@ -208,7 +230,10 @@ def conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
            dilation_rate=1, data_format="NWC", activation=None, use_bias=True,
            init=False, init_scale=1.0, trainable_g=True, ema=None,
            eps=DEFAULT_EPS, kernel_initializer=None, bias_initializer=None,
-           g_initializer=None, scope=None, reuse=AUTO_REUSE):
+           g_initializer=None,
+           trainable=True, kernel_regularizer=None,
+           bias_regularizer=None, variables_collections=None,
+           outputs_collections=None, scope=None, reuse=AUTO_REUSE):
     """Weight-normalized 1-D convolution; v is ``[k, in, filters]``.
 
     Args:
@@ -238,7 +263,10 @@ def conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
            dilation_rate=1, data_format="NHWC", activation=None,
            use_bias=True, init=False, init_scale=1.0, trainable_g=True,
            ema=None, eps=DEFAULT_EPS, kernel_initializer=None,
-           bias_initializer=None, g_initializer=None, scope=None,
+           bias_initializer=None, g_initializer=None,
+           trainable=True, kernel_regularizer=None,
+           bias_regularizer=None, variables_collections=None,
+           outputs_collections=None, scope=None,
            reuse=AUTO_REUSE):
     """Weight-normalized 2-D convolution; v is ``[kh, kw, in, filters]``.
 
@@ -270,7 +298,10 @@ def conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
            dilation_rate=1, data_format="NDHWC", activation=None,
            use_bias=True, init=False, init_scale=1.0, trainable_g=True,
            ema=None, eps=DEFAULT_EPS, kernel_initializer=None,
-           bias_initializer=None, g_initializer=None, scope=None,
+           bias_initializer=None, g_initializer=None,
+           trainable=True, kernel_regularizer=None,
+           bias_regularizer=None, variables_collections=None,
+           outputs_collections=None, scope=None,
            reuse=AUTO_REUSE):
     """Weight-normalized 3-D convolution; v is ``[kd, kh, kw, in, filters]``.
 
@@ -300,7 +331,10 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
                      data_format="NHWC", activation=None, use_bias=True,
                      init=False, init_scale=1.0, trainable_g=True, ema=None,
                      eps=DEFAULT_EPS, kernel_initializer=None,
-                     bias_initializer=None, g_initializer=None, scope=None,
+                     bias_initializer=None, g_initializer=None,
+                     trainable=True, kernel_regularizer=None,
+                     bias_regularizer=None, variables_collections=None,
+                     outputs_collections=None, scope=None,
                      reuse=AUTO_REUSE):
     """Weight-normalized transposed 2-D convolution.
 
@@ -338,7 +372,10 @@ def depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
                      activation=None, use_bias=True, init=False,
                      init_scale=1.0, trainable_g=True, ema=None,
                      eps=DEFAULT_EPS, kernel_initializer=None,
-                     bias_initializer=None, g_initializer=None, scope=None,
+                     bias_initializer=None, g_initializer=None,
+                     trainable=True, kernel_regularizer=None,
+                     bias_regularizer=None, variables_collections=None,
+                     outputs_collections=None, scope=None,
                      reuse=AUTO_REUSE):
     """Weight-normalized depthwise 2-D convolution.
 
@@ -379,14 +416,19 @@ class _WeightNormLayer(base.LayerObject):
     def __init__(self, geometry, activation=None, use_bias=True,
                  init_scale=1.0, trainable_g=True, ema=None, eps=DEFAULT_EPS,
                  kernel_initializer=None, bias_initializer=None,
-                 g_initializer=None, name=None):
+                 g_initializer=None, trainable=True, kernel_regularizer=None,
+                 bias_regularizer=None, variables_collections=None,
+                 outputs_collections=None, name=None):
         super().__init__(geometry, dict(
             activation=activation, use_bias=use_bias,
             init_scale=validation.positive_number("init_scale", init_scale),
             trainable_g=trainable_g, ema=ema,
             eps=validation.non_negative_number("eps", eps),
             kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, g_initializer=g_initializer),
+            bias_initializer=bias_initializer, g_initializer=g_initializer,
+            **slim_conventions.check_options(
+                trainable, kernel_regularizer, bias_regularizer,
+                variables_collections, outputs_collections)),
             name=name)
 
     def __call__(self, inputs, init=False):

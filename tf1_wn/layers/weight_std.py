@@ -23,6 +23,7 @@ from tf1_wn import standardization
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
+from tf1_wn.layers import slim_conventions
 from tf1_wn.docstrings import fill
 
 AUTO_REUSE = tf.AUTO_REUSE
@@ -37,7 +38,9 @@ def build_weight_standardized_layer(
         geometry, inputs, *, what, activation=None, use_bias=True,
         gain=False, variant="paper", eps=None, eps_placement=None,
         unbiased=None, ema=None, kernel_initializer=None,
-        bias_initializer=None, gain_initializer=None, scope=None,
+        bias_initializer=None, gain_initializer=None, trainable=True,
+        kernel_regularizer=None, bias_regularizer=None,
+        variables_collections=None, outputs_collections=None, scope=None,
         reuse=AUTO_REUSE):
     """Creates (or reuses) kernel, gain, bias and applies the layer.
 
@@ -46,8 +49,10 @@ def build_weight_standardized_layer(
       inputs: the input tensor.
       what: the public name of the builder, for error messages.
       activation, use_bias, gain, variant, eps, eps_placement, unbiased,
-      ema, kernel_initializer, bias_initializer, gain_initializer, scope,
-      reuse: as the functional layers (`tf1_wn.ws_conv2d`).
+      ema, kernel_initializer, bias_initializer, gain_initializer,
+      trainable, kernel_regularizer, bias_regularizer,
+      variables_collections, outputs_collections, scope, reuse: as the
+        functional layers (`tf1_wn.ws_conv2d`).
 
     Returns:
       ``(outputs, WeightStandardizedVariables)``.
@@ -62,15 +67,20 @@ def build_weight_standardized_layer(
                                               activation)
     config = kernel_kinds.resolve_ws_variant(
         variant, eps, eps_placement, unbiased)
+    slim_conventions.check_options(
+        trainable, kernel_regularizer, bias_regularizer,
+        variables_collections, outputs_collections)
     with base.layer_scope(scope, geometry.default_name, reuse):
         variables = WeightStandardizedVariables(*base.make_variables(
             geometry, in_channels, inputs.dtype.base_dtype, [
-                base.kernel_spec(names.WS_KERNEL, kernel_initializer),
+                base.kernel_spec(names.WS_KERNEL, kernel_initializer,
+                                 regularizer=kernel_regularizer),
                 base.channel_spec(names.WS_GAIN, gain_initializer,
                                   tf.ones_initializer()) if gain else None,
                 base.channel_spec(names.BIAS, bias_initializer,
-                                  tf.zeros_initializer()) if use_bias
-                else None]))
+                                  tf.zeros_initializer(),
+                                  regularizer=bias_regularizer) if use_bias
+                else None], trainable, variables_collections))
         kernel, gain_var, bias = variables
         if ema is not None:
             kernel, gain_var, bias = (base.averaged(ema, var)
@@ -81,13 +91,16 @@ def build_weight_standardized_layer(
                                 geometry.channel_axis == 1)
         if activation is not None:
             outputs = activation(outputs)
+        outputs = slim_conventions.collect_outputs(
+            outputs_collections, tf.get_variable_scope().name, outputs)
     return outputs, variables
 
 
 _COMMON_ARGUMENTS = (
     "activation", "use_bias", "gain", "variant", "eps", "eps_placement",
     "unbiased", "ema", "kernel_initializer", "bias_initializer",
-    "gain_initializer", "scope", "reuse")
+    "gain_initializer", "trainable", "kernel_regularizer", "bias_regularizer",
+    "variables_collections", "outputs_collections", "scope", "reuse")
 
 
 def _common(arguments):
@@ -111,7 +124,10 @@ def ws_conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
               use_bias=True, gain=False, variant="paper", eps=None,
               eps_placement=None, unbiased=None, ema=None,
               kernel_initializer=None, bias_initializer=None,
-              gain_initializer=None, scope=None, reuse=AUTO_REUSE):
+              gain_initializer=None,
+              trainable=True, kernel_regularizer=None,
+              bias_regularizer=None, variables_collections=None,
+              outputs_collections=None, scope=None, reuse=AUTO_REUSE):
     """Weight-standardized 1-D convolution; kernel ``[k, in, filters]``.
 
     Args:
@@ -140,7 +156,10 @@ def ws_conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
               use_bias=True, gain=False, variant="paper", eps=None,
               eps_placement=None, unbiased=None, ema=None,
               kernel_initializer=None, bias_initializer=None,
-              gain_initializer=None, scope=None, reuse=AUTO_REUSE):
+              gain_initializer=None,
+              trainable=True, kernel_regularizer=None,
+              bias_regularizer=None, variables_collections=None,
+              outputs_collections=None, scope=None, reuse=AUTO_REUSE):
     """Weight-standardized 2-D convolution; kernel ``[kh, kw, in, filters]``.
 
     Args:
@@ -170,7 +189,10 @@ def ws_conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
               use_bias=True, gain=False, variant="paper", eps=None,
               eps_placement=None, unbiased=None, ema=None,
               kernel_initializer=None, bias_initializer=None,
-              gain_initializer=None, scope=None, reuse=AUTO_REUSE):
+              gain_initializer=None,
+              trainable=True, kernel_regularizer=None,
+              bias_regularizer=None, variables_collections=None,
+              outputs_collections=None, scope=None, reuse=AUTO_REUSE):
     """Weight-standardized 3-D convolution; kernel
     ``[kd, kh, kw, in, filters]``.
 
@@ -199,7 +221,11 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
                         use_bias=True, gain=False, variant="paper", eps=None,
                         eps_placement=None, unbiased=None, ema=None,
                         kernel_initializer=None, bias_initializer=None,
-                        gain_initializer=None, scope=None, reuse=AUTO_REUSE):
+                        gain_initializer=None,
+                        trainable=True, kernel_regularizer=None,
+                        bias_regularizer=None, variables_collections=None,
+                        outputs_collections=None, scope=None,
+                        reuse=AUTO_REUSE):
     """Weight-standardized transposed 2-D convolution.
 
     The kernel has TF's transposed layout ``[kh, kw, filters, in]``; it is
@@ -237,7 +263,10 @@ def ws_depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
                         variant="paper", eps=None, eps_placement=None,
                         unbiased=None, ema=None, kernel_initializer=None,
                         bias_initializer=None, gain_initializer=None,
-                        scope=None, reuse=AUTO_REUSE):
+                        trainable=True, kernel_regularizer=None,
+                        bias_regularizer=None, variables_collections=None,
+                        outputs_collections=None, scope=None,
+                        reuse=AUTO_REUSE):
     """Weight-standardized depthwise 2-D convolution.
 
     The kernel ``[kh, kw, in, depth_multiplier]`` is standardized over the
@@ -278,7 +307,10 @@ class _WeightStandardizedLayer(base.LayerObject):
     def __init__(self, geometry, activation=None, use_bias=True, gain=False,
                  variant="paper", eps=None, eps_placement=None,
                  unbiased=None, ema=None, kernel_initializer=None,
-                 bias_initializer=None, gain_initializer=None, name=None):
+                 bias_initializer=None, gain_initializer=None,
+                 trainable=True, kernel_regularizer=None,
+                 bias_regularizer=None, variables_collections=None,
+                 outputs_collections=None, name=None):
         config = kernel_kinds.resolve_ws_variant(
             variant, eps, eps_placement, unbiased)
         super().__init__(geometry, dict(
@@ -287,7 +319,10 @@ class _WeightStandardizedLayer(base.LayerObject):
             eps_placement=config.eps_placement, unbiased=config.unbiased,
             ema=ema, kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
-            gain_initializer=gain_initializer), name=name)
+            gain_initializer=gain_initializer,
+            **slim_conventions.check_options(
+                trainable, kernel_regularizer, bias_regularizer,
+                variables_collections, outputs_collections)), name=name)
 
     def __call__(self, inputs):
         """Applies the layer.
