@@ -88,7 +88,8 @@ def add_weight_regularization(regularizer, variable, make_weight):
     if any(seen is variable for seen in graph.get_collection(_REGULARIZED)):
         return
     graph.add_to_collection(_REGULARIZED, variable)
-    with tf.name_scope("kernel_regularizer"):
+    # Named as get_variable names a variable's regularizer: <v>/Regularizer.
+    with tf.name_scope(variable.op.name.split("/")[-1] + "/Regularizer"):
         loss = regularizer(make_weight())
     if loss is not None:
         graph.add_to_collection(tf.GraphKeys.REGULARIZATION_LOSSES, loss)
