@@ -15,7 +15,11 @@ callers caught before the tree existed, so ``except RuntimeError`` and
     |                                       subclasses live in
     |                                       `tf1_wn.checkpoint`
     +-- NativeOpsError      (RuntimeError)  the native kernels cannot be
-                                            built or loaded
+    |                                       built or loaded
+    +-- CellDtypeError      (TypeError and  a recurrent cell given a
+                             ValueError)    non-float dtype (TF1's cells
+                                            raise ValueError, tf1-wn's
+                                            raised TypeError)
 
 Bad arguments raise the builtin ValueError or TypeError, naming the
 argument, the value and what is expected.  Messages follow one style: what
@@ -46,3 +50,7 @@ class NativeOpsError(Error, RuntimeError):
 
 __all__ = ["Error", "NotConnectedError", "LayoutError", "CheckpointError",
            "NativeOpsError"]
+
+
+class CellDtypeError(Error, TypeError, ValueError):
+    """A recurrent cell was given a dtype it does not support."""

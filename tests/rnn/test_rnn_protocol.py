@@ -206,7 +206,7 @@ def test_errors_name_the_argument(graph):
         cell(tf.zeros([2, 3, 4]), state)
     with pytest.raises(ValueError, match="channel dimension.*`inputs`"):
         cell(tf.placeholder(tf.float32, [2, None]), state)
-    with pytest.raises(TypeError, match="`inputs` must have a floating"):
+    with pytest.raises(TypeError, match="`inputs` of .*floating point inputs"):
         cell(tf.zeros([2, 4], tf.int32), state)
     with pytest.raises(TypeError, match="holds float32 variables, got "
                        "`inputs` of dtype float16"):

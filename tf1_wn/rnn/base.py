@@ -20,6 +20,7 @@ from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
+from tf1_wn.errors import CellDtypeError
 from tf1_wn.layers.base import DEFAULT_KERNEL_INITIALIZER_STDDEV
 
 #: Variable and input dtypes the cells accept.  For float16 and bfloat16 the
@@ -64,6 +65,27 @@ def unique_default_name(graph, base):
     return base if count == 0 else f"{base}_{count}"
 
 
+def check_cell_dtype(dtype, what):
+    """`dtype` if the cells support it; else TF1's cells' ValueError (also a
+    TypeError, as tf1-wn raised before).
+
+    Raises:
+      CellDtypeError: for a non-float dtype.
+    """
+    dtype = dtype.base_dtype
+    if dtype not in CELL_DTYPES:
+        raise CellDtypeError(
+            f"{what}: RNN cell only supports floating point inputs, but saw "
+            f"dtype: {dtype.name} (supported: {validation.dtype_names()}).")
+    return dtype
+
+
+def _state_description(state_size):
+    if tf.nest.is_nested(state_size):
+        return f"a {type(state_size).__name__} of sizes {state_size}"
+    return f"one tensor of size {state_size}"
+
+
 class WeightNormCellBase:
     """Base of the weight-normalized cells: RNNCell protocol, variables.
 
@@ -91,11 +113,7 @@ class WeightNormCellBase:
         self._name = name
         self._dtype = None
         if dtype is not None:
-            self._dtype = tf.as_dtype(dtype).base_dtype
-            if self._dtype not in CELL_DTYPES:
-                raise TypeError(
-                    f"`dtype` must be one of {validation.dtype_names()}, got "
-                    f"{self._dtype.name}.")
+            self._dtype = check_cell_dtype(tf.as_dtype(dtype), "`dtype`")
         # One build per graph: a cell object can be used in several graphs.
         self._built = weakref.WeakKeyDictionary()
 
@@ -137,11 +155,14 @@ class WeightNormCellBase:
                 self.state_size)
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        """Keras-style alias of `zero_state` (used by some legacy wrappers)."""
-        if inputs is not None:
-            batch_size = tf.shape(inputs)[0]
-            dtype = dtype or inputs.dtype
-        return self.zero_state(batch_size, dtype or self._dtype or tf.float32)
+        """TF's ``RNNCell.get_initial_state``: `zero_state` with the batch
+        size and dtype of `inputs`, or the ones given.
+
+        Raises:
+          ValueError: `batch_size` or `dtype` disagreeing with `inputs`, or
+            either missing without `inputs` (TF's checks and messages).
+        """
+        return initial_state(self, inputs, batch_size, dtype)
 
     def __call__(self, inputs, state, scope=None):
         """Runs one step.
@@ -166,8 +187,11 @@ class WeightNormCellBase:
             depth different from the one the variables were built for.
         """
         validation.assert_graph_mode(type(self).__name__)
-        inputs = validation.check_float_tensor("inputs", inputs)
+        inputs = tf.convert_to_tensor(inputs)
+        check_cell_dtype(inputs.dtype,
+                         f"`inputs` of {type(self).__name__}, {inputs.name}")
         validation.check_rank("inputs", inputs, 2, "[batch, input_depth]")
+        _check_state_structure(self.state_size, state)
         built = self.build(inputs, scope=scope)
         with tf.name_scope(built.scope_name.rsplit("/", 1)[-1]):
             return self._step(inputs, state, built.projections)
@@ -177,10 +201,14 @@ class WeightNormCellBase:
     def build(self, inputs, scope=None):
         """Creates the variables and the normalized kernels (once per graph).
 
-        Called automatically by `__call__` and `data_init`.
+        Called automatically by `__call__` and `data_init`; callable
+        beforehand with a shape, as Keras and TF1 cells are
+        (``cell.build(tf.TensorShape([None, depth]))``), in the cell's
+        `dtype` (float32 when none was given).
 
         Args:
-          inputs: a tensor whose last axis is the input depth.
+          inputs: a tensor whose last axis is the input depth, or a
+            `tf.TensorShape` (or list) whose last entry is.
           scope: optional variable scope (first build only).
 
         Returns:
@@ -192,12 +220,12 @@ class WeightNormCellBase:
         """
         with tf.init_scope():
             graph = tf.get_default_graph()
-        dtype = inputs.dtype.base_dtype
-        if dtype not in CELL_DTYPES:
-            raise TypeError(
-                f"`inputs` of {type(self).__name__} must be one of "
-                f"{validation.dtype_names()}, got {dtype.name} for "
-                f"{inputs.name}.")
+        if isinstance(inputs, (tf.TensorShape, list, tuple)):
+            inputs = tf.placeholder(self._dtype or tf.float32,
+                                    tf.TensorShape(inputs),
+                                    name="build_shape")
+        dtype = check_cell_dtype(
+            inputs.dtype, f"`inputs` of {type(self).__name__}, {inputs.name}")
         input_depth = validation.static_channels("inputs", inputs, -1)
         built = self._built.get(graph)
         if built is not None:
@@ -238,12 +266,15 @@ class WeightNormCellBase:
 
     def _make_projection(self, spec, input_depth, dtype):
         def direction_and_gain(name, rows, initializer):
-            with tf.variable_scope(name):
+            with tf.variable_scope(name) as scope:
+                if initializer is None and scope.initializer is None:
+                    initializer = tf.random_normal_initializer(
+                        0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV)
+                # None: the enclosing variable scope's initializer, as the
+                # kernels of TF1's cells take it.
                 v = tf.get_variable(
                     names.DIRECTION, [rows, spec.width], dtype,
-                    initializer=initializer
-                    or tf.random_normal_initializer(
-                        0.0, DEFAULT_KERNEL_INITIALIZER_STDDEV))
+                    initializer=initializer)
                 g = tf.get_variable(
                     names.GAIN, [spec.width], dtype,
                     initializer=tf.ones_initializer(),
@@ -381,3 +412,40 @@ class WeightNormCellBase:
     def __repr__(self):
         return (f"{type(self).__name__}(num_units={self._num_units}, "
                 f"name={self._name!r})")
+
+
+def initial_state(cell, inputs, batch_size, dtype):
+    """TF's ``get_initial_state`` for any cell with `zero_state`."""
+    if inputs is not None:
+        inputs = tf.convert_to_tensor(inputs, name="inputs")
+        static_batch = inputs.shape[0] if inputs.shape.ndims else None
+        if batch_size is not None:
+            given = (tf.get_static_value(batch_size)
+                     if tf.is_tensor(batch_size) else batch_size)
+            if static_batch != given:
+                raise ValueError(
+                    "batch size from input tensor is different from the "
+                    f"input param. Input tensor batch: {static_batch}, "
+                    f"batch_size: {batch_size}")
+        if dtype is not None and inputs.dtype != dtype:
+            raise ValueError(
+                "dtype from input tensor is different from the input param. "
+                f"Input tensor dtype: {inputs.dtype}, dtype: {dtype}")
+        batch_size = static_batch or tf.shape(inputs)[0]
+        dtype = inputs.dtype
+    if batch_size is None or dtype is None:
+        raise ValueError(
+            "batch_size and dtype cannot be None while constructing initial "
+            f"state: batch_size={batch_size}, dtype={dtype}")
+    return cell.zero_state(batch_size, dtype)
+
+
+def _check_state_structure(state_size, state):
+    """TF's message shape for a state that is not structured as
+    `state_size`: ``Expected state to be ..., but received: ...``."""
+    try:
+        tf.nest.assert_same_structure(state_size, state, check_types=False)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"Expected state to be {_state_description(state_size)}, but "
+            f"received: {state!r}") from None

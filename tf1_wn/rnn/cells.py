@@ -33,6 +33,23 @@ class LSTMStateTuple(collections.namedtuple("LSTMStateTuple", ("c", "h"))):
         return self.c.dtype
 
 
+def _tf1_lstm_state_tuple():
+    """TF1's own class where TensorFlow provides it (legacy Keras, with
+    tf-keras and TF_USE_LEGACY_KERAS=1), else None.  Its wrappers test
+    ``isinstance(state, LSTMStateTuple)``: `DropoutWrapper`'s default
+    state filter keeps the memory ``c`` only for that class."""
+    try:
+        return tf.nn.rnn_cell.LSTMStateTuple
+    except (AttributeError, ImportError):  # Keras 3: "not available"
+        return None
+
+
+#: The LSTM state class: TF1's where it exists, else the namedtuple above
+#: (same name and fields).
+_OWN_LSTM_STATE_TUPLE = LSTMStateTuple
+LSTMStateTuple = _tf1_lstm_state_tuple() or _OWN_LSTM_STATE_TUPLE
+
+
 @fill
 class WeightNormRNNCell(WeightNormCellBase):
     """Weight-normalized basic RNN cell: ``h' = act(x Wx + h Wh + bias)``.

@@ -8,7 +8,7 @@ the RNNCell protocol.
 import weakref
 
 from tf1_wn import validation
-from tf1_wn.rnn.base import unique_default_name
+from tf1_wn.rnn.base import initial_state, unique_default_name
 from tf1_wn._tf import tf
 
 
@@ -96,11 +96,23 @@ class MultiRNNCell:
             return tf.concat(states, axis=1)
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        """Keras-style alias of `zero_state`."""
-        if inputs is not None:
-            batch_size = tf.shape(inputs)[0]
-            dtype = dtype or inputs.dtype
-        return self.zero_state(batch_size, dtype or tf.float32)
+        """TF's ``get_initial_state``: `zero_state` with the batch size and
+        dtype of `inputs`, or the ones given.
+
+        Raises:
+          ValueError: as `WeightNormCellBase.get_initial_state`.
+        """
+        return initial_state(self, inputs, batch_size, dtype)
+
+    @property
+    def dtype(self):
+        """The first cell dtype that is set (None if no cell has one), as
+        a TF1 layer's dtype before it is built."""
+        for cell in self._cells:
+            dtype = getattr(cell, "dtype", None)
+            if dtype is not None:
+                return dtype
+        return None
 
     def __call__(self, inputs, state, scope=None):
         """Runs every cell in turn.
@@ -122,8 +134,8 @@ class MultiRNNCell:
                 not isinstance(state, (list, tuple))
                 or len(state) != len(self._cells)):
             raise ValueError(
-                f"`state` must be a tuple of {len(self._cells)} cell states, "
-                f"got {state!r}.")
+                f"Expected state to be a tuple of length {len(self._cells)}, "
+                f"but received: {state!r}")
         with tf.init_scope():
             graph = tf.get_default_graph()
         captured = self._scopes.get(graph)
