@@ -202,13 +202,17 @@ def test_plan_convert_errors():
 def test_plan_fold_kind_from_g_size():
     variables = _vars(up__v=[3, 3, 5, 4], up__g=[5],
                       dw__v=[3, 3, 4, 2], dw__g=[8],
-                      c__v=[3, 3, 4, 4], c__g=[4])
+                      conv1__v=[3, 3, 4, 4], conv1__g=[4])
     plan = plan_fold(variables)
     kinds = {s.sources[0]: s.kind for s in plan.steps if s.action == "fold"}
     assert kinds == {"up/v": "conv2d_transpose", "dw/v": "depthwise_conv2d",
-                     "c/v": "conv2d"}
-    with pytest.raises(AmbiguousLayoutError, match="conv2d and "
-                       "conv2d_transpose"):
+                     "conv1/v": "conv2d"}
+    # in == out and a scope that names no layer kind: g fits both a conv
+    # and a transposed conv, and nothing else tells: refused, not guessed.
+    with pytest.raises(AmbiguousLayoutError, match="nothing tells its "
+                       "layout.*--layout 'c/v=conv2d_transpose'"):
+        plan_fold(_vars(c__v=[3, 3, 4, 4], c__g=[4]))
+    with pytest.raises(AmbiguousLayoutError, match="enclosing scope"):
         plan_fold(_vars(deconv__c__v=[3, 3, 4, 4], deconv__c__g=[4]))
     plan = plan_fold(_vars(deconv__c__v=[3, 3, 4, 4],
                            deconv__c__g=[4]),
@@ -226,6 +230,6 @@ def test_plan_fold_ws_needs_variant():
         plan_fold(variables)
     plan = plan_fold(variables, ws_variant="bit", naming="slim")
     assert plan.target_names() == ["ws/biases", "ws/kernel"]
-    plain = _vars(c__kernel=[3, 3, 2, 4])
+    plain = _vars(conv__kernel=[3, 3, 2, 4])
     assert not plan_fold(plain, ws_variant="bit").changed
-    assert plan_fold(plain, ws="^c/", ws_variant="bit").changed
+    assert plan_fold(plain, ws="^conv/", ws_variant="bit").changed

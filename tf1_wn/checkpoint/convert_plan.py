@@ -10,6 +10,7 @@ from tf1_wn import kernel_kinds
 from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import kernel_math
+from tf1_wn.checkpoint import layouts
 from tf1_wn.checkpoint import names as names_mod
 from tf1_wn.checkpoint.plan import Builder, join, plan_bias_rename, split
 from tf1_wn.errors import LayoutError
@@ -57,7 +58,8 @@ def _cell_step(b, name, scope, shape, cell_kind, eps):
 def _layer_step(b, name, scope, shape, hint, eps):
     """``(action, targets, compute, kind, note)`` of a layer kernel, or None
     for a variable of a rank no layer has (with a warning)."""
-    kind = names_mod.layer_kind(name, shape, hint)
+    kind = layouts.resolve(name, shape, hint, graph=b.graph,
+                           channels=_bias_channels(b, scope))
     if kind is None:
         b.warnings.append(f"{name!r} has rank {len(shape)}: not a layer "
                           "kernel, copied unchanged")
@@ -72,6 +74,15 @@ def _layer_step(b, name, scope, shape, hint, eps):
     return "convert", targets, _convert_layer(kind, eps), kind, ""
 
 
+def _bias_channels(b, scope):
+    """``(size, description)`` of the layer's bias, or None."""
+    for base in names_mod.BIAS_NAMES:
+        bias = join(scope, base)
+        if bias in b.variables and len(b.variables[bias].shape) == 1:
+            return int(b.variables[bias].shape[0]), f"the bias {bias!r}"
+    return None
+
+
 def _candidate_kernels(b):
     """The selected float kernels of `b`, sorted by name."""
     for name in sorted(b.variables):
@@ -83,7 +94,7 @@ def _candidate_kernels(b):
 
 
 def plan_convert(variables, include=None, exclude=None, layouts_hints=None,
-                 keep_slots=False, eps=0.0):
+                 keep_slots=False, eps=0.0, graph=None):
     """Plans plain kernels -> weight-normalized ``v``, ``g``.
 
     Args:
@@ -96,6 +107,8 @@ def plan_convert(variables, include=None, exclude=None, layouts_hints=None,
         names instead of dropping them.
       eps: ``g = sqrt(sum(kernel**2) + eps)``; 0 (default) gives
         ``g = ||kernel||``.
+      graph: the `graph_evidence.GraphEvidence` of the checkpoint's
+        ``.meta`` graph, or None (see `layouts`).
 
     Returns:
       A `Plan`.
@@ -104,7 +117,8 @@ def plan_convert(variables, include=None, exclude=None, layouts_hints=None,
       AmbiguousLayoutError, InvalidLayoutError, NameCollisionError,
       UnsupportedVariableError.
     """
-    b = Builder(variables, include, exclude, layouts_hints, keep_slots)
+    b = Builder(variables, include, exclude, layouts_hints, keep_slots,
+                graph)
     matched = 0
     for name in _candidate_kernels(b):
         matched += 1

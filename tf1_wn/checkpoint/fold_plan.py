@@ -12,6 +12,7 @@ from tf1_wn import kernel_kinds
 from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import kernel_math
+from tf1_wn.checkpoint import layouts
 from tf1_wn.checkpoint import names as names_mod
 from tf1_wn.checkpoint.plan import Builder, join, plan_bias_rename, split
 from tf1_wn.normalization import DEFAULT_EPS
@@ -40,14 +41,15 @@ def _fold_ws(kind, variant, with_gain):
     return compute
 
 
-def fold_kind(variables, hints, v_name, g_name):
-    """Kind of a weight-normalized ``v``: hint, else name rules checked
-    against g's size, else the only kind g's size allows.
+def fold_kind(variables, hints, v_name, g_name, graph=None):
+    """Kind of a weight-normalized ``v``: the hint, else the evidence of
+    `layouts.resolve` (the graph, g's size, the names).
 
     Args:
       variables: dict ``name -> VariableInfo``.
       hints: compiled hints (`names.parse_layouts`).
       v_name, g_name: the pair's names.
+      graph: a `graph_evidence.GraphEvidence`, or None.
 
     Returns:
       A key of `kernel_kinds.LAYER_KINDS`.
@@ -67,25 +69,9 @@ def fold_kind(variables, hints, v_name, g_name):
                 f"{g_size} entries, a {kind} kernel of shape {list(shape)} "
                 f"needs {needed}")
         return kind
-    candidates = [
-        kind for kind, entry in sorted(kernel_kinds.LAYER_KINDS.items())
-        if entry.rank == len(shape)
-        and kernel_kinds.num_channels(kind, shape) == g_size]
-    try:
-        named = names_mod.layer_kind(v_name, shape,
-                                     trust_depthwise_scope=True)
-    except errors.AmbiguousLayoutError:
-        named = None
-    if named in candidates:
-        return named
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise errors.InvalidLayoutError(
-            f"{v_name!r} of shape {list(shape)} and {g_name!r} with "
-            f"{g_size} entries fit no kernel layout")
-    raise names_mod.ambiguous(v_name, shape, "g's size fits "
-                              + " and ".join(candidates))
+    return layouts.resolve(v_name, shape, graph=graph,
+                           channels=(g_size, f"g {g_name!r}"),
+                           trust_depthwise_scope=True)
 
 
 def _fold_children(b, sources, targets, action, compute):
@@ -147,7 +133,7 @@ def _fold_weight_norm(b, eps, names):
         found = _weight_norm_pair(b, scope)
         if found is None or not b.is_selected(found[0]):
             continue
-        kind = fold_kind(b.variables, b.hints, *found)
+        kind = fold_kind(b.variables, b.hints, *found, graph=b.graph)
         base = names.depthwise if kind == "depthwise_conv2d" else \
             names.kernel
         _fold_step(b, "fold", list(found), join(scope, base), kind,
@@ -156,8 +142,12 @@ def _fold_weight_norm(b, eps, names):
 
 def _ws_kernel_kind(b, name, gain, has_gain):
     shape = b.variables[name].shape
-    kind = names_mod.layer_kind(name, shape, b.hint(name),
-                                trust_depthwise_scope=True)
+    channels = None
+    if has_gain:
+        channels = (int(np.prod(b.variables[gain].shape)), f"gain {gain!r}")
+    kind = layouts.resolve(name, shape, b.hint(name), graph=b.graph,
+                           channels=channels,
+                           trust_depthwise_scope=True)
     if kind is None:
         raise errors.InvalidLayoutError(
             f"{name!r} of shape {list(shape)} is not a layer kernel")
@@ -196,7 +186,7 @@ def _fold_weight_standardization(b, ws_filters, ws_variant, names):
 
 def plan_fold(variables, include=None, exclude=None, layouts_hints=None,
               keep_slots=False, eps=DEFAULT_EPS, naming="tf", ws=None,
-              ws_variant=None):
+              ws_variant=None, graph=None):
     """Plans weight-normalized (and weight-standardized) layers -> plain
     kernels.
 
@@ -213,6 +203,8 @@ def plan_fold(variables, include=None, exclude=None, layouts_hints=None,
         a ``gain`` sibling.  A kernel with a ``gain`` sibling always is.
       ws_variant: the variant of the WS kernels (a key of
         `kernel_kinds.WS_VARIANTS`).
+      graph: the `graph_evidence.GraphEvidence` of the ``.meta`` graph, or
+        None (see `layouts`).
 
     Returns:
       A `Plan`.
@@ -232,7 +224,8 @@ def plan_fold(variables, include=None, exclude=None, layouts_hints=None,
             kernel_kinds.resolve_ws_variant(ws_variant)
         except ValueError as error:
             raise errors.CheckpointError(f"ws_variant: {error}") from None
-    b = Builder(variables, include, exclude, layouts_hints, keep_slots)
+    b = Builder(variables, include, exclude, layouts_hints, keep_slots,
+                graph)
     names = names_mod.FOLD_NAMING[naming]
     _fold_weight_norm(b, eps, names)
     _fold_weight_standardization(

@@ -10,6 +10,7 @@ import collections
 
 from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
+from tf1_wn.checkpoint import layouts
 from tf1_wn.checkpoint import names as names_mod
 from tf1_wn.checkpoint.fold_plan import fold_kind
 
@@ -62,7 +63,7 @@ def _layout(compute):
         return "invalid"
 
 
-def _plain_kind(variables, scope, local, hints, ws_filters):
+def _plain_kind(variables, scope, local, hints, ws_filters, graph):
     """``(kind, layout)`` of a group holding a ``kernel``/``weights``, or
     ``('other', '')``."""
     kernels = [b for b in names_mod.KERNEL_NAMES + names_mod.DEPTHWISE_NAMES
@@ -78,18 +79,26 @@ def _plain_kind(variables, scope, local, hints, ws_filters):
                    if kernels[0] in names_mod.KERNEL_NAMES else None)
     if cell in ("ambiguous", "invalid"):
         return "other", cell
+    bias = [join(scope, b) for b in names_mod.BIAS_NAMES if b in local]
+    channels = None
+    if bias and len(variables[bias[0]].shape) == 1:
+        channels = (int(variables[bias[0]].shape[0]),
+                    f"the bias {bias[0]!r}")
+
+    def kind():
+        return layouts.resolve(name, shape, hint, graph=graph,
+                               channels=channels)
     if vn.WS_GAIN in local or any(r.search(name) for r in ws_filters):
-        return "weight-standardized", _layout(
-            lambda: names_mod.layer_kind(name, shape, hint) or "")
+        return "weight-standardized", _layout(lambda: kind() or "")
     if cell is not None:
         return "TF1 cell", cell
-    layout = _layout(lambda: names_mod.layer_kind(name, shape, hint))
+    layout = _layout(kind)
     if layout and layout not in ("ambiguous", "invalid"):
         return "plain", layout
     return "other", layout or ""
 
 
-def _group_kind(variables, scope, local, hints, ws_filters):
+def _group_kind(variables, scope, local, hints, ws_filters, graph):
     """``(kind, layout)`` of one group from its primary variables `local`
     (names relative to `scope`)."""
     if set(vn.CELL_PARTS) <= local:
@@ -97,8 +106,8 @@ def _group_kind(variables, scope, local, hints, ws_filters):
     if vn.DIRECTION in local and vn.GAIN in local:
         return "weight-normalized", _layout(lambda: fold_kind(
             variables, hints, join(scope, vn.DIRECTION),
-            join(scope, vn.GAIN)))
-    return _plain_kind(variables, scope, local, hints, ws_filters)
+            join(scope, vn.GAIN), graph=graph))
+    return _plain_kind(variables, scope, local, hints, ws_filters, graph)
 
 
 def _role(name, scope, kind, parent):
@@ -115,13 +124,15 @@ def _role(name, scope, kind, parent):
     return "other"
 
 
-def classify(variables, layouts_hints=None, ws=None):
+def classify(variables, layouts_hints=None, ws=None, graph=None):
     """Groups checkpoint variables by layer.
 
     Args:
       variables: dict ``name -> VariableInfo``.
       layouts_hints: ``{regex: kind}`` or ``['REGEX=KIND']``.
       ws: regexes of kernels to mark weight-standardized without a gain.
+      graph: the `graph_evidence.GraphEvidence` of the ``.meta`` graph, or
+        None (the layouts come from `layouts.resolve`).
 
     Returns:
       A list of `LayerGroup`, sorted by scope.
@@ -138,7 +149,7 @@ def classify(variables, layouts_hints=None, ws=None):
         local = {n[len(scope) + 1:] if scope else n for n in names
                  if parents[n] is None}
         kind, layout = _group_kind(variables, scope, local, hints,
-                                   ws_filters)
+                                   ws_filters, graph)
         entries = [Entry(name, list(variables[name].shape),
                          names_mod.dtype_name(variables[name].dtype),
                          _role(name, scope, kind, parents[name]))

@@ -5,6 +5,7 @@ import os
 import sys
 
 from tf1_wn.checkpoint import files
+from tf1_wn.checkpoint import graph_evidence
 from tf1_wn.checkpoint import inspection
 from tf1_wn.checkpoint.convert_plan import plan_convert
 from tf1_wn.checkpoint.errors import CheckpointError
@@ -102,7 +103,8 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
     contents = files.CheckpointContents(checkpoint)
     plan = plan_convert(
         contents.variables, include=include, exclude=exclude,
-        layouts_hints=layouts, keep_slots=keep_slots, eps=eps)
+        layouts_hints=layouts, keep_slots=keep_slots, eps=eps,
+        graph=graph_evidence.load(contents.prefix))
     return _run(plan, contents, output, dry_run, force)
 
 
@@ -144,7 +146,8 @@ def fold_checkpoint(checkpoint, output, include=None, exclude=None,
     plan = plan_fold(
         contents.variables, include=include, exclude=exclude,
         layouts_hints=layouts, keep_slots=keep_slots, eps=eps, naming=naming,
-        ws=ws, ws_variant=ws_variant)
+        ws=ws, ws_variant=ws_variant,
+        graph=graph_evidence.load(contents.prefix))
     return _run(plan, contents, output, dry_run, force)
 
 
@@ -166,7 +169,8 @@ def inspect_checkpoint(checkpoint, layouts=None, ws=None):
       CheckpointNotFoundError: no checkpoint at `checkpoint`.
     """
     contents = files.CheckpointContents(checkpoint)
-    return inspection.classify(contents.variables, layouts, ws)
+    return inspection.classify(contents.variables, layouts, ws,
+                               graph=graph_evidence.load(contents.prefix))
 
 
 #: The command's verbs as functions: ``checkpoint.convert(...)`` is

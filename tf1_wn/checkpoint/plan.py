@@ -165,8 +165,10 @@ def _check_collisions(steps):
 class Builder:
     """Shared bookkeeping of the convert and fold planners."""
 
-    def __init__(self, variables, include, exclude, layout_hints, keep_slots):
+    def __init__(self, variables, include, exclude, layout_hints, keep_slots,
+                 graph=None):
         self.variables = dict(variables)
+        self.graph = graph
         self.parents = names_mod.find_parents(self.variables)
         self.children = collections.defaultdict(list)
         for name, parent in sorted(self.parents.items()):
