@@ -4,7 +4,7 @@ build the native kernels ahead of time (``build-native``).
     tf1-wn inspect CKPT [--layout REGEX=KIND] [--json]
     tf1-wn convert CKPT OUT [--include REGEX] [--exclude REGEX]
                    [--layout REGEX=KIND] [--keep-slots] [--eps EPS]
-                   [--dry-run] [--force]
+                   [--dry-run] [--force] [--verify]
     tf1-wn fold CKPT OUT [--include/--exclude/--layout/--keep-slots]
                 [--eps EPS] [--naming tf|slim] [--ws REGEX]
                 [--variant paper|paper_tf|bit|timm] [--dry-run] [--force]
@@ -119,6 +119,12 @@ def build_parser():
     _add_common(convert)
     convert.add_argument("--eps", type=float, default=0.0,
                          help="g = sqrt(sum(kernel**2) + EPS) (default 0)")
+    convert.add_argument("--verify", action="store_true",
+                         help="after writing, run the .meta graph beside "
+                         "CKPT with the original and the converted weights "
+                         "on random inputs and print the largest "
+                         "difference of every layer (exit 1 above 1e-4 "
+                         "relative)")
 
     fold = commands.add_parser(
         "fold", help="v, g (and WS kernels) -> plain kernels")
@@ -192,8 +198,9 @@ def _transform(args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", checkpoint.CheckpointWarning)
         if args.command == "convert":
-            plan = checkpoint.convert_checkpoint(args.checkpoint, args.output,
-                                                 eps=args.eps, **common)
+            plan = checkpoint.convert_checkpoint(
+                args.checkpoint, args.output, eps=args.eps,
+                verify=args.verify, **common)
         else:
             eps = checkpoint.DEFAULT_EPS if args.eps is None else args.eps
             plan = checkpoint.fold_checkpoint(
@@ -209,6 +216,8 @@ def _transform(args):
         print("  nothing to %s" % args.command)
     if plan.written:
         print("wrote " + ", ".join(plan.written))
+    for difference in getattr(plan, "verification", None) or ():
+        print("verify %-40s max |diff| %.3g  relative %.3g" % difference)
 
 
 def expected_errors():

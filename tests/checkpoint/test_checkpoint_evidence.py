@@ -170,3 +170,44 @@ def test_corrupt_meta_is_an_error_not_a_guess(tmp_path, rng):
     with pytest.raises(checkpoint.CheckpointError, match="cannot read the "
                        "graph .*model.ckpt.meta"):
         checkpoint.convert(source, str(tmp_path / "wn" / "model.ckpt"))
+
+
+def test_verify_reports_every_layer_and_catches_a_wrong_hint(tmp_path, rng):
+    """--verify runs the .meta graph with both sets of weights: a
+    faithful conversion differs by rounding only; a layout hint that
+    contradicts the graph gives a wrong model, and verify says so."""
+    def build(x):
+        h = slim.conv2d(x, 4, 3, scope="conv1")
+        h = slim.conv2d_transpose(h, 4, 3, stride=2, scope="up")
+        return slim.fully_connected(tf.reshape(h, [-1, 256]), 3,
+                                    activation_fn=None, scope="fc")
+    source = str(tmp_path / "plain" / "model.ckpt")
+    _train_and_save(source, build, rng)
+    out = str(tmp_path / "wn" / "model.ckpt")
+    with pytest.warns(checkpoint.CheckpointWarning):
+        plan = checkpoint.convert(source, out, verify=True)
+    ops = {d.op: d for d in plan.verification}
+    assert sorted(ops) == ["conv1/Conv2D", "fc/MatMul",
+                           "up/conv2d_transpose"]
+    assert all(d.relative < 1e-5 for d in ops.values()), ops
+    with pytest.warns(checkpoint.CheckpointWarning), \
+            pytest.raises(checkpoint.CheckpointError,
+                          match="differs from the original: fc/MatMul "
+                          r"by .*; up/conv2d_transpose by") as caught:
+        checkpoint.convert(source, str(tmp_path / "bad" / "model.ckpt"),
+                           layouts={"^up/": "conv2d"}, verify=True)
+    assert "conv1/Conv2D" not in str(caught.value)  # upstream: unchanged
+
+
+def test_verify_command_line(tmp_path, rng, capsys):
+    from tf1_wn import cli
+    source = str(tmp_path / "plain" / "model.ckpt")
+    _train_and_save(source, _slim_up, rng)
+    out = str(tmp_path / "wn" / "model.ckpt")
+    assert cli.main(["convert", source, out, "--verify"]) == 0
+    printed = capsys.readouterr().out
+    assert "verify up/conv2d_transpose" in printed
+    os.remove(source + ".meta")
+    assert cli.main(["convert", source, str(tmp_path / "x" / "m.ckpt"),
+                     "--verify", "--layout", "up/=conv2d_transpose"]) == 1
+    assert "--verify needs the graph" in capsys.readouterr().err

@@ -78,6 +78,11 @@ class GraphEvidence:
     def roles(self, variable):
         """The set of roles the kernel `variable` plays in the forward
         graph (empty when the graph does not use it, or lacks it)."""
+        return {role for role, _ in self.uses(variable)}
+
+    def uses(self, variable):
+        """``{(role, layer op name)}`` of the forward layer ops the kernel
+        `variable` reaches."""
         found = set()
         if variable not in self.nodes:
             return found
@@ -92,7 +97,7 @@ class GraphEvidence:
                     if entry is not None:
                         role, kernel_input = entry
                         if kernel_input is None or position == kernel_input:
-                            found.add(role)
+                            found.add((role, node.name))
                         continue
                     seen.add(node.name)
                     following.append(node.name)

@@ -7,6 +7,7 @@ import sys
 from tf1_wn.checkpoint import files
 from tf1_wn.checkpoint import graph_evidence
 from tf1_wn.checkpoint import inspection
+from tf1_wn.checkpoint import verification
 from tf1_wn.checkpoint.convert_plan import plan_convert
 from tf1_wn.checkpoint.errors import CheckpointError
 from tf1_wn.checkpoint.fold_plan import plan_fold
@@ -61,7 +62,7 @@ def _progress_bar(plan):
 
 def convert_checkpoint(checkpoint, output, include=None, exclude=None,
                        layouts=None, keep_slots=False, eps=0.0,
-                       dry_run=False, force=False):
+                       dry_run=False, force=False, verify=False):
     """Weight-normalizes the plain kernels of a checkpoint.
 
     ``<scope>/kernel`` (or tf_slim's ``weights``) becomes ``<scope>/v`` (the
@@ -80,32 +81,57 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
         kernels are converted.
       exclude: regex (or list); matching kernels are left unchanged.
       layouts: ``{regex: kind}`` layout hints (kinds in `HINT_KINDS`) for
-        kernels whose layout the names do not settle (transposed or
-        depthwise convs under unconventional scopes).
+        kernels whose layout the evidence does not settle (see
+        `tf1_wn.checkpoint.layouts`: the ``.meta`` graph beside the
+        checkpoint, the bias, the names).
       keep_slots: keep optimizer slots of converted kernels under their old
         names (default: dropped, with a `CheckpointWarning`).
       eps: ``g = sqrt(sum(kernel**2) + eps)``.  Default 0: ``g = ||kernel||``.
       dry_run: only plan; read no tensor, write nothing.
       force: replace an existing output checkpoint.
+      verify: after writing, run the ``.meta`` graph with the original and
+        with the converted weights on random inputs
+        (`verification.verify_conversion`); the differences are in
+        ``plan.verification``.
 
     Returns:
       The `Plan` (``plan.describe()`` lists every step), with ``input``,
-      ``output`` and ``written`` (file list, empty for a dry run).
+      ``output``, ``written`` (file list, empty for a dry run) and
+      ``verification`` (a list of `verification.Difference`, or None).
 
     Raises:
       CheckpointNotFoundError: no checkpoint at `checkpoint`.
       OutputExistsError: `output` exists and not `force`.
       AmbiguousLayoutError: a kernel's layout needs a hint.
       NameCollisionError: e.g. both ``scope/kernel`` and ``scope/v`` exist.
-      InvalidLayoutError, UnsupportedVariableError, CheckpointError.
+      InvalidLayoutError, UnsupportedVariableError, CheckpointError (also
+        for `verify` without a ``.meta`` graph or with `dry_run`, and when
+        an output differs by more than `verification.TOLERANCE` relative:
+        the output is written, the message names the ops).
     """
     _check_eps(eps)
+    if verify and dry_run:
+        raise CheckpointError("verify needs a written output: not with "
+                              "dry_run (--dry-run)")
     contents = files.CheckpointContents(checkpoint)
     plan = plan_convert(
         contents.variables, include=include, exclude=exclude,
         layouts_hints=layouts, keep_slots=keep_slots, eps=eps,
         graph=graph_evidence.load(contents.prefix))
-    return _run(plan, contents, output, dry_run, force)
+    plan = _run(plan, contents, output, dry_run, force)
+    plan.verification = None
+    if verify:
+        plan.verification = verification.verify_conversion(
+            contents.prefix, plan.output, plan)
+        wrong = [d for d in plan.verification
+                 if not d.relative <= verification.TOLERANCE]
+        if wrong:
+            raise CheckpointError(
+                "verify: the converted model differs from the original: "
+                + "; ".join(f"{d.op} by {d.relative:.3g} relative"
+                            for d in wrong)
+                + f" (output written to {plan.output!r})")
+    return plan
 
 
 def fold_checkpoint(checkpoint, output, include=None, exclude=None,
