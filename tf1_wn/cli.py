@@ -4,7 +4,7 @@ build the native kernels ahead of time (``build-native``).
     tf1-wn inspect CKPT [--layout REGEX=KIND] [--json]
     tf1-wn convert CKPT OUT [--include REGEX] [--exclude REGEX]
                    [--layout REGEX=KIND] [--keep-slots] [--eps EPS]
-                   [--dry-run] [--force] [--verify]
+                   [--dry-run] [--force] [--verify] [--from tfa|pixelcnn]
     tf1-wn fold CKPT OUT [--include/--exclude/--layout/--keep-slots]
                 [--eps EPS] [--naming tf|slim] [--ws REGEX]
                 [--variant paper|paper_tf|bit|timm] [--dry-run] [--force]
@@ -119,6 +119,11 @@ def build_parser():
     _add_common(convert)
     convert.add_argument("--eps", type=float, default=0.0,
                          help="g = sqrt(sum(kernel**2) + EPS) (default 0)")
+    convert.add_argument("--from", dest="from_format",
+                         choices=("tfa", "pixelcnn"), default=None,
+                         help="the input is another implementation's weight "
+                         "norm: TF Addons' wrapper (kernel, g) or pixel-cnn's "
+                         "nn.py (V, g, b); rename it to tf1-wn's v, g, bias")
     convert.add_argument("--verify", action="store_true",
                          help="after writing, run the .meta graph beside "
                          "CKPT with the original and the converted weights "
@@ -200,7 +205,7 @@ def _transform(args):
         if args.command == "convert":
             plan = checkpoint.convert_checkpoint(
                 args.checkpoint, args.output, eps=args.eps,
-                verify=args.verify, **common)
+                verify=args.verify, from_format=args.from_format, **common)
         else:
             eps = checkpoint.DEFAULT_EPS if args.eps is None else args.eps
             plan = checkpoint.fold_checkpoint(

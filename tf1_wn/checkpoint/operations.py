@@ -5,6 +5,7 @@ import os
 import sys
 
 from tf1_wn.checkpoint import files
+from tf1_wn.checkpoint import foreign_plan
 from tf1_wn.checkpoint import graph_evidence
 from tf1_wn.checkpoint import inspection
 from tf1_wn.checkpoint import verification
@@ -62,7 +63,8 @@ def _progress_bar(plan):
 
 def convert_checkpoint(checkpoint, output, include=None, exclude=None,
                        layouts=None, keep_slots=False, eps=0.0,
-                       dry_run=False, force=False, verify=False):
+                       dry_run=False, force=False, verify=False,
+                       from_format=None):
     """Weight-normalizes the plain kernels of a checkpoint.
 
     ``<scope>/kernel`` (or tf_slim's ``weights``) becomes ``<scope>/v`` (the
@@ -93,6 +95,10 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
         with the converted weights on random inputs
         (`verification.verify_conversion`); the differences are in
         ``plan.verification``.
+      from_format: None for a plain checkpoint, or another implementation's
+        weight-norm checkpoint to bring to tf1-wn's names: ``'tfa'`` (TF
+        Addons' wrapper) or ``'pixelcnn'`` (pixel-cnn's ``nn.py``); see
+        `foreign_plan`.  `eps` does not apply.
 
     Returns:
       The `Plan` (``plan.describe()`` lists every step), with ``input``,
@@ -113,11 +119,21 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
     if verify and dry_run:
         raise CheckpointError("verify needs a written output: not with "
                               "dry_run (--dry-run)")
+    if verify and from_format:
+        raise CheckpointError("verify compares with a plain model: not with "
+                              f"from_format={from_format!r} (--from)")
     contents = files.CheckpointContents(checkpoint)
-    plan = plan_convert(
-        contents.variables, include=include, exclude=exclude,
-        layouts_hints=layouts, keep_slots=keep_slots, eps=eps,
-        graph=graph_evidence.load(contents.prefix))
+    graph = graph_evidence.load(contents.prefix)
+    if from_format is not None:
+        plan = foreign_plan.plan_from(
+            from_format, contents.variables, include=include,
+            exclude=exclude, layouts_hints=layouts, keep_slots=keep_slots,
+            graph=graph)
+    else:
+        plan = plan_convert(
+            contents.variables, include=include, exclude=exclude,
+            layouts_hints=layouts, keep_slots=keep_slots, eps=eps,
+            graph=graph)
     plan = _run(plan, contents, output, dry_run, force)
     plan.verification = None
     if verify:
