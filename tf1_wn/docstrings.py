@@ -4,13 +4,28 @@ Each public layer's and cell's docstring holds placeholders such as
 ``{weight_norm_args}`` on lines of their own; `fill` replaces them with the
 text below, so ``help(tf1_wn.conv2d)`` lists every argument in full.
 """
+#: tf-slim's arguments, with slim's meaning, shared by every layer.
+SLIM_ARGS = """
+      trainable: False keeps every variable of the layer out of
+        TRAINABLE_VARIABLES (e.g. a converted backbone under fine-tuning).
+        All variables are in MODEL_VARIABLES, as tf-slim's.
+      bias_regularizer: callable on the bias (tf-slim's
+        ``biases_regularizer``); its loss goes to REGULARIZATION_LOSSES
+        when the variable is created.
+      variables_collections: a list of collection names for every
+        variable, or a dict from variable name (or tf-slim's ``weights``
+        / ``biases``) to such a list.
+      outputs_collections: collection names to which the output is added,
+        aliased by the layer's scope name
+        (``tf_slim.utils.convert_collection_to_dict`` works on them)."""
+
 INIT_ARG = """\
       init: data-dependent init mode.  The output is computed from v alone,
         normalized to per-channel mean 0 and std `init_scale` on this
         batch, and ops assigning the matching g and bias are added to
         `tf1_wn.INIT_OPS` (run them once with `tf1_wn.init_op()`)."""
 
-WEIGHT_NORM_ARGS = """\
+WEIGHT_NORM_ARGS = ("""\
       activation: callable applied to the output, or None.
       use_bias: whether to add a per-channel bias.
       init_scale: positive target standard deviation of the
@@ -32,19 +47,8 @@ WEIGHT_NORM_ARGS = """\
         ``g * v / ||v||`` (tf-slim's ``weights_regularizer``), the weight
         the layer computes with, so a converted model keeps the plain
         model's penalty (L2 on it equals L2 on g); its loss is added to
-        REGULARIZATION_LOSSES once, on the layer's first build.
-      trainable: False keeps every variable of the layer out of
-        TRAINABLE_VARIABLES (e.g. a converted backbone under fine-tuning).
-        All variables are in MODEL_VARIABLES, as tf-slim's.
-      bias_regularizer: callable on the bias (tf-slim's
-        ``biases_regularizer``); its loss goes to REGULARIZATION_LOSSES
-        when the variable is created.
-      variables_collections: a list of collection names for every
-        variable, or a dict from variable name (or tf-slim's ``weights``
-        / ``biases``) to such a list.
-      outputs_collections: collection names to which the output is added,
-        aliased by the layer's scope name
-        (``tf_slim.utils.convert_collection_to_dict`` works on them)."""
+        REGULARIZATION_LOSSES once, on the layer's first build."""
+                    + SLIM_ARGS)
 
 SCOPE_ARGS = """\
       scope: variable scope (a string or a VariableScope).  None opens a
@@ -59,7 +63,7 @@ WEIGHT_NORM_RAISES = """\
       ValueError: a wrong input rank, an unknown channel dimension, a bad
         argument value, or ``init=True`` together with `ema`."""
 
-WEIGHT_STD_ARGS = """\
+WEIGHT_STD_ARGS = ("""\
       activation: callable applied to the output, or None.
       use_bias: whether to add a per-channel bias.
       gain: whether to learn a per-output-channel gain (initialized to
@@ -82,19 +86,8 @@ WEIGHT_STD_ARGS = """\
       kernel_regularizer: callable on the kernel variable (tf-slim's
         ``weights_regularizer``): the standardized weight has fixed
         per-channel moments, so a penalty on it would be constant; weight
-        decay on the raw kernel is what standardized networks train with.
-      trainable: False keeps every variable of the layer out of
-        TRAINABLE_VARIABLES (e.g. a converted backbone under fine-tuning).
-        All variables are in MODEL_VARIABLES, as tf-slim's.
-      bias_regularizer: callable on the bias (tf-slim's
-        ``biases_regularizer``); its loss goes to REGULARIZATION_LOSSES
-        when the variable is created.
-      variables_collections: a list of collection names for every
-        variable, or a dict from variable name (or tf-slim's ``weights``
-        / ``biases``) to such a list.
-      outputs_collections: collection names to which the output is added,
-        aliased by the layer's scope name
-        (``tf_slim.utils.convert_collection_to_dict`` works on them)."""
+        decay on the raw kernel is what standardized networks train with."""
+                   + SLIM_ARGS)
 
 WEIGHT_STD_RAISES = """\
     Raises:
