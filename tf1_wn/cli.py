@@ -85,6 +85,10 @@ def _add_common(parser, outputs=True):
                             help="print the plan, write nothing")
         parser.add_argument("--force", action="store_true",
                             help="replace an existing output checkpoint")
+        parser.add_argument("--allow-unchanged", action="store_true",
+                            help="write an unchanged copy when nothing is "
+                            "converted or folded (default: exit 1, nothing "
+                            "written)")
         parser.add_argument("-v", "--verbose", action="store_true",
                             help="also list the variables copied unchanged")
     _add_debug(parser)
@@ -199,7 +203,8 @@ def _transform(args):
     from tf1_wn import checkpoint
     common = dict(include=args.include, exclude=args.exclude,
                   layouts=args.layout, keep_slots=args.keep_slots,
-                  dry_run=args.dry_run, force=args.force)
+                  dry_run=args.dry_run, force=args.force,
+                  allow_unchanged=args.allow_unchanged)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", checkpoint.CheckpointWarning)
         if args.command == "convert":

@@ -255,7 +255,12 @@ def test_inspect_names_non_float_variables_honestly(tmp_path):
     assert groups["table"].kind == "other"
     assert groups["table"].entries[0].dtype == "int64"
     assert groups["vocab"].entries[0].dtype == "string"
-    plan = checkpoint.convert_checkpoint(prefix, str(tmp_path / "o.ckpt"))
+    with pytest.raises(checkpoint.CheckpointError, match="nothing to "
+                       "convert.*Nothing was written"):
+        checkpoint.convert_checkpoint(prefix, str(tmp_path / "o.ckpt"))
+    assert not os.path.exists(tmp_path / "o.ckpt.index")
+    plan = checkpoint.convert_checkpoint(prefix, str(tmp_path / "o.ckpt"),
+                                         allow_unchanged=True)
     assert [s.action for s in plan.steps] == ["copy", "copy"]
 
 

@@ -160,3 +160,50 @@ def test_unknown_format_and_verify_combination(tmp_path, rng):
                        "from_format='tfa'"):
         checkpoint.convert(source, str(tmp_path / "o"), from_format="tfa",
                            verify=True)
+
+
+def test_pixelcnn_checkpoint_is_inspected_and_folded(tmp_path, rng):
+    """inspect lists pixel-cnn layers as weight-normalized (not "other");
+    fold turns V, g, b into the plain kernel (deconv2d normalized over axes
+    0, 1, 3) and bias."""
+    v = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    g = rng.uniform(0.5, 2, 3).astype(np.float32)
+    source = str(tmp_path / "pcnn" / "model.ckpt")
+    save_checkpoint(source, {
+        "model/deconv2d_0/V": v, "model/deconv2d_0/g": g,
+        "model/deconv2d_0/b": np.zeros(3, np.float32),
+        "model/dense_0/V": rng.normal(size=(4, 2)).astype(np.float32),
+        "model/dense_0/g": np.ones(2, np.float32),
+        "model/dense_0/b": np.zeros(2, np.float32)})
+    groups = {g_.scope: g_ for g_ in checkpoint.inspect(source)}
+    assert (groups["model/deconv2d_0"].kind,
+            groups["model/deconv2d_0"].layout) == ("weight-normalized",
+                                                   "conv2d_transpose")
+    assert groups["model/dense_0"].layout == "dense"
+    assert {e.role for e in groups["model/dense_0"].entries} == {"V", "g",
+                                                                 "b"}
+    out = str(tmp_path / "plain" / "model.ckpt")
+    checkpoint.fold(source, out)
+    reader = tf.train.load_checkpoint(out)
+    assert sorted(reader.get_variable_to_shape_map()) == [
+        "model/deconv2d_0/bias", "model/deconv2d_0/kernel",
+        "model/dense_0/bias", "model/dense_0/kernel"]
+    norm = np.sqrt((v.astype(np.float64) ** 2).sum(axis=(0, 1, 3),
+                                                   keepdims=True))
+    np.testing.assert_allclose(reader.get_tensor("model/deconv2d_0/kernel"),
+                               g[None, None, :, None] * v / norm, rtol=1e-5)
+
+
+def test_nothing_to_do_writes_nothing_and_says_why(tmp_path, rng, capsys):
+    """A pixel-cnn checkpoint given to plain convert used to print "nothing
+    to convert", exit 0 and write a copy."""
+    source = str(tmp_path / "pcnn" / "model.ckpt")
+    save_checkpoint(source, {"m/dense_0/V": np.ones((2, 2), np.float32),
+                             "m/dense_0/g": np.ones(2, np.float32)})
+    out = str(tmp_path / "o" / "model.ckpt")
+    assert cli.main(["convert", source, out]) == 1
+    err = capsys.readouterr().err
+    assert "nothing to convert" in err and "--from pixelcnn" in err
+    assert not (tmp_path / "o").exists()
+    assert cli.main(["convert", source, out, "--allow-unchanged"]) == 0
+    assert tf.train.load_checkpoint(out).get_tensor("m/dense_0/V").sum() == 4

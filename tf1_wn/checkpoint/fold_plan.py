@@ -96,9 +96,18 @@ def _fold_step(b, action, sources, target, kind, compute, bias_scope, names,
     plan_bias_rename(b, bias_scope, names.bias)
 
 
+#: Names of the direction: tf1-wn's ``v`` and pixel-cnn's ``nn.py`` ``V``
+#: (whose bias is ``b``).
+DIRECTION_NAMES = (vn.DIRECTION, "V")
+PIXELCNN_BIAS = "b"
+
+
 def _weight_norm_pair(b, scope):
-    v, g = join(scope, vn.DIRECTION), join(scope, vn.GAIN)
-    return (v, g) if b.primary(v) and b.primary(g) else None
+    for direction in DIRECTION_NAMES:
+        v, g = join(scope, direction), join(scope, vn.GAIN)
+        if b.primary(v) and b.primary(g):
+            return v, g
+    return None
 
 
 def _fold_cell_scope(b, parent, eps, names):
@@ -122,9 +131,9 @@ def _fold_cell_scope(b, parent, eps, names):
 def _fold_weight_norm(b, eps, names):
     """Plans the fold of every selected ``v``/``g`` layer and WN cell."""
     scopes = sorted({split(n)[0] for n in b.variables
-                     if split(n)[1] == vn.DIRECTION and b.primary(n)})
+                     if split(n)[1] in DIRECTION_NAMES and b.primary(n)})
     for scope in scopes:
-        if join(scope, vn.DIRECTION) in b.claimed:
+        if any(join(scope, d) in b.claimed for d in DIRECTION_NAMES):
             continue
         parent, last = split(scope)
         if last == vn.CELL_INPUT and _fold_cell_scope(b, parent, eps,
@@ -138,6 +147,10 @@ def _fold_weight_norm(b, eps, names):
             names.kernel
         _fold_step(b, "fold", list(found), join(scope, base), kind,
                    _fold_layer(kind, eps), scope, names)
+        pixelcnn_bias = join(scope, PIXELCNN_BIAS)
+        if split(found[0])[1] == "V" and b.primary(pixelcnn_bias):
+            b.rename_with_children(pixelcnn_bias, join(scope, names.bias),
+                                   "pixel-cnn b")
 
 
 def _ws_kernel_kind(b, name, gain, has_gain):

@@ -12,7 +12,7 @@ from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import layouts
 from tf1_wn.checkpoint import names as names_mod
-from tf1_wn.checkpoint.fold_plan import fold_kind
+from tf1_wn.checkpoint.fold_plan import DIRECTION_NAMES, fold_kind
 
 #: One variable: name, shape (list), dtype name, role (``kernel``, ``v``,
 #: ``g``, ``bias``, ``gain``, ``input/v``..., ``slot of X``,
@@ -25,7 +25,8 @@ LayerGroup = collections.namedtuple("LayerGroup",
                                     ["scope", "kind", "layout", "entries"])
 
 _ROLES = set(names_mod.KERNEL_NAMES + names_mod.DEPTHWISE_NAMES
-             + names_mod.BIAS_NAMES + (vn.DIRECTION, vn.GAIN, vn.WS_GAIN))
+             + names_mod.BIAS_NAMES + (vn.DIRECTION, vn.GAIN, vn.WS_GAIN)
+             + ("V", "b"))  # pixel-cnn's nn.py
 
 split, join = names_mod.split_name, names_mod.join_name
 
@@ -103,10 +104,11 @@ def _group_kind(variables, scope, local, hints, ws_filters, graph):
     (names relative to `scope`)."""
     if set(vn.CELL_PARTS) <= local:
         return "weight-normalized cell", "dense"
-    if vn.DIRECTION in local and vn.GAIN in local:
-        return "weight-normalized", _layout(lambda: fold_kind(
-            variables, hints, join(scope, vn.DIRECTION),
-            join(scope, vn.GAIN), graph=graph))
+    for direction in DIRECTION_NAMES:  # tf1-wn's v, pixel-cnn's V
+        if direction in local and vn.GAIN in local:
+            return "weight-normalized", _layout(lambda: fold_kind(
+                variables, hints, join(scope, direction),
+                join(scope, vn.GAIN), graph=graph))
     return _plain_kind(variables, scope, local, hints, ws_filters, graph)
 
 

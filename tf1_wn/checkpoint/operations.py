@@ -21,10 +21,27 @@ def _check_eps(eps):
             f"eps must be a non-negative number, got {eps!r}")
 
 
-def _run(plan, contents, output, dry_run, force):
+#: Why a checkpoint may have nothing to convert or fold, per operation.
+_NOTHING_HINTS = {
+    "convert": "no plain kernel (kernel, weights, depthwise_kernel) was "
+    "selected; a weight-normalized checkpoint is folded with fold, and "
+    "pixel-cnn (V, g, b) or TF Addons (kernel, g) checkpoints convert with "
+    "--from pixelcnn / --from tfa",
+    "fold": "no weight-normalized layer (v and g, or pixel-cnn's V and g) "
+    "and no weight-standardized kernel was selected; a plain checkpoint "
+    "has nothing to fold",
+}
+
+
+def _run(plan, contents, output, dry_run, force, allow_unchanged=False):
     plan.input = contents.prefix
     plan.output = files.output_prefix(output, contents.prefix)
     plan.written = []
+    if not plan.changed and not allow_unchanged:
+        raise CheckpointError(
+            f"nothing to {plan.operation} in {contents.prefix!r}: "
+            f"{_NOTHING_HINTS[plan.operation]}. Nothing was written; pass "
+            "allow_unchanged=True (--allow-unchanged) for an unchanged copy")
     if contents.has_object_graph:
         plan.warnings.append(
             "%r is an object-based (tf.train.Checkpoint) checkpoint; its "
@@ -64,7 +81,7 @@ def _progress_bar(plan):
 def convert_checkpoint(checkpoint, output, include=None, exclude=None,
                        layouts=None, keep_slots=False, eps=0.0,
                        dry_run=False, force=False, verify=False,
-                       from_format=None):
+                       from_format=None, allow_unchanged=False):
     """Weight-normalizes the plain kernels of a checkpoint.
 
     ``<scope>/kernel`` (or tf_slim's ``weights``) becomes ``<scope>/v`` (the
@@ -99,6 +116,8 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
         weight-norm checkpoint to bring to tf1-wn's names: ``'tfa'`` (TF
         Addons' wrapper) or ``'pixelcnn'`` (pixel-cnn's ``nn.py``); see
         `foreign_plan`.  `eps` does not apply.
+      allow_unchanged: write an unchanged copy when nothing is converted
+        (default: CheckpointError, nothing written).
 
     Returns:
       The `Plan` (``plan.describe()`` lists every step), with ``input``,
@@ -134,7 +153,7 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
             contents.variables, include=include, exclude=exclude,
             layouts_hints=layouts, keep_slots=keep_slots, eps=eps,
             graph=graph)
-    plan = _run(plan, contents, output, dry_run, force)
+    plan = _run(plan, contents, output, dry_run, force, allow_unchanged)
     plan.verification = None
     if verify:
         plan.verification = verification.verify_conversion(
@@ -153,7 +172,7 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
 def fold_checkpoint(checkpoint, output, include=None, exclude=None,
                     layouts=None, keep_slots=False, eps=DEFAULT_EPS,
                     naming="tf", ws=None, ws_variant=None, dry_run=False,
-                    force=False):
+                    force=False, allow_unchanged=False):
     """Folds weight-normalized (and weight-standardized) layers into plain
     kernels.
 
@@ -165,8 +184,9 @@ def fold_checkpoint(checkpoint, output, include=None, exclude=None,
 
     Args:
       checkpoint, output, include, exclude, layouts, keep_slots, dry_run,
-        force: as in `convert_checkpoint` (include/exclude are searched in
-        the ``v`` name, ``input/v`` for cells, the kernel name for WS).
+        force, allow_unchanged: as in `convert_checkpoint`
+        (include/exclude are searched in the ``v`` name, ``input/v`` for
+        cells, the kernel name for WS).
       eps: the eps the WN layers were trained with (default the library's,
         1e-12).
       naming: ``'tf'`` (``kernel``/``bias``, ``depthwise_kernel``) or
@@ -190,7 +210,7 @@ def fold_checkpoint(checkpoint, output, include=None, exclude=None,
         layouts_hints=layouts, keep_slots=keep_slots, eps=eps, naming=naming,
         ws=ws, ws_variant=ws_variant,
         graph=graph_evidence.load(contents.prefix))
-    return _run(plan, contents, output, dry_run, force)
+    return _run(plan, contents, output, dry_run, force, allow_unchanged)
 
 
 def inspect_checkpoint(checkpoint, layouts=None, ws=None):
