@@ -57,12 +57,14 @@ def conv(x, w, strides, padding, dilation=None):
     return y
 
 
-def conv2d_transpose(x, w, strides, padding):
+def conv2d_transpose(x, w, strides, padding, output_padding=None):
     """Channels-last transposed conv; w is [kh, kw, out, in].
 
     Output size H*s for SAME, H*s + max(k-s, 0) for VALID (Keras's
     deconv_output_length), (H-1)*s+k-before-after for explicit pairs (the
-    adjoint of the matching forward conv).
+    adjoint of the matching forward conv).  With Keras's output_padding p:
+    (H-1)*s + k - 2*(k//2) + p (SAME), (H-1)*s + k + p (VALID),
+    (H-1)*s + k - before - after + p (explicit).
     """
     batch, height, width, _ = x.shape
     kh, kw, out_channels, _ = w.shape
@@ -77,14 +79,18 @@ def conv2d_transpose(x, w, strides, padding):
     sizes, befores = [], []
     for size, k, s, index in ((height, kh, strides[0], 0),
                               (width, kw, strides[1], 1)):
+        extra = None if output_padding is None else output_padding[index]
         if padding == "SAME":
-            out = size * s
+            out = size * s if extra is None else \
+                (size - 1) * s + k - 2 * (k // 2) + extra
             before = same_padding(out, k, s)[0]
         elif padding == "VALID":
-            out, before = size * s + max(k - s, 0), 0
+            out = size * s + max(k - s, 0) if extra is None else \
+                (size - 1) * s + k + extra
+            before = 0
         else:
             before, after = padding[index]
-            out = (size - 1) * s + k - before - after
+            out = (size - 1) * s + k - before - after + (extra or 0)
         sizes.append(out)
         befores.append(before)
     return full[:, befores[0]:befores[0] + sizes[0],

@@ -223,13 +223,29 @@ class ConvTranspose(_Spatial):
     for SAME, ``H * s + max(k - s, 0)`` for VALID (``(H - 1) * s + k`` when
     ``k >= s``; a kernel smaller than the stride leaves zero rows so that
     the output still tiles ``H * s``), ``(H - 1) * s + k - before - after``
-    for explicit padding.
+    for explicit padding.  With Keras's `output_padding` ``p`` (each entry
+    below its stride) the size is ``(H - 1) * s + k - 2 * (k // 2) + p``
+    for SAME, ``(H - 1) * s + k + p`` for VALID and
+    ``(H - 1) * s + k - before - after + p`` for explicit padding: every
+    size `tf.nn.conv2d_transpose` accepts for the input (pixel-cnn's VALID
+    ``deconv2d`` asks for ``H * s + k - 1``: ``p = s - 1``).
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
-                 data_format="NHWC", name="conv2d_transpose"):
+                 data_format="NHWC", name="conv2d_transpose",
+                 output_padding=None):
         super().__init__(2, kernel_size, strides, padding, data_format)
         self.filters = validation.positive_int("filters", filters)
+        self.output_padding = None
+        if output_padding is not None:
+            self.output_padding = validation.int_tuple(
+                "output_padding", output_padding, 2, allow_zero=True)
+            for p, s in zip(self.output_padding, self.strides):
+                if p >= s:
+                    raise ValueError(
+                        f"`output_padding` {output_padding!r} must be "
+                        f"smaller than `strides` {self.strides!r} in every "
+                        "dimension (as Keras requires).")
         self.default_name = name
         self.kind = "conv2d_transpose"
         self.reduce_axes = kernel_kinds.reduce_axes(self.kind)
@@ -242,7 +258,20 @@ class ConvTranspose(_Spatial):
         return self.filters
 
     def _check_sizes(self, index, size, inputs):
-        """Explicit padding must leave a non-empty output."""
+        """Explicit padding must leave a non-empty output; an
+        `output_padding` size must be one a SAME forward conv maps back to
+        the input size."""
+        if self.output_padding is not None and self.padding == "SAME":
+            out, stride = self._output_size(size, index), self.strides[index]
+            if -(-out // stride) != size:
+                raise ValueError(
+                    f"`output_padding` {self.output_padding!r} with SAME "
+                    f"padding and kernel {self.kernel_size!r} gives size "
+                    f"{out} for spatial dimension {index}, which a SAME "
+                    f"convolution with stride {stride} maps to "
+                    f"{-(-out // stride)}, not the input's {size} "
+                    f"({inputs.name}); an even kernel needs output_padding "
+                    ">= 1 there.")
         if isinstance(self.padding, str):
             return
         if self._output_size(size, index) < 1:
@@ -256,6 +285,12 @@ class ConvTranspose(_Spatial):
 
     def _output_size(self, size, index):
         stride, k = self.strides[index], self.kernel_size[index]
+        if self.output_padding is not None:
+            extra = self.output_padding[index]
+            if self.padding == "SAME":
+                return (size - 1) * stride + k - 2 * (k // 2) + extra
+            before, after = self._pads(index)
+            return (size - 1) * stride + k - before - after + extra
         if self.padding == "SAME":
             return size * stride
         if self.padding == "VALID":

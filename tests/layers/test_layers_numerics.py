@@ -86,6 +86,17 @@ CASES = {
                                           padding="VALID", scope="l"),
         lambda x, w: ref.conv2d_transpose(x, w, (2, 3), "VALID"),
         (2, 3, 4, 2), (1, 2, 3, 2), [0, 1, 3], False),
+    "conv2d_transpose_valid_output_padding": (  # pixel-cnn: H*s + k - 1
+        lambda x: tf1_wn.conv2d_transpose(x, 3, (2, 3), strides=(2, 3),
+                                          padding="VALID",
+                                          output_padding=(1, 2), scope="l"),
+        lambda x, w: ref.conv2d_transpose(x, w, (2, 3), "VALID", (1, 2)),
+        (2, 3, 4, 2), (2, 3, 3, 2), [0, 1, 3], False),
+    "conv2d_transpose_same_output_padding": (
+        lambda x: tf1_wn.conv2d_transpose(x, 3, 3, strides=2,
+                                          output_padding=1, scope="l"),
+        lambda x, w: ref.conv2d_transpose(x, w, (2, 2), "SAME", (1, 1)),
+        (2, 3, 4, 2), (3, 3, 3, 2), [0, 1, 3], False),
     "conv2d_transpose_explicit_nchw": (
         lambda x: tf1_wn.conv2d_transpose(
             x, 3, 5, strides=2, padding=[[2, 1], [2, 1]],
@@ -272,3 +283,56 @@ def test_transpose_valid_kernel_below_stride_tiles_h_times_s(graph, build):
     # Rows 2-4 of every 5 are out of the kernel's reach: bias only (0).
     np.testing.assert_array_equal(got[:, 2:5], 0)
     assert np.abs(got[:, :2]).max() > 0
+
+
+@pytest.mark.parametrize("build, size", [
+    (lambda x: tf1_wn.conv2d_transpose(x, 2, 3, strides=2,
+                                       padding="VALID", output_padding=1),
+     4 * 2 + 3 - 1),                                   # pixel-cnn's size
+    (lambda x: tf1_wn.conv2d_transpose(x, 2, 4, strides=2,
+                                       output_padding=1), 3 * 2 + 1),
+    (lambda x: tf1_wn.ws_conv2d_transpose(x, 2, 3, strides=3,
+                                          padding="VALID",
+                                          output_padding=(2, 0)), None),
+    (lambda x: tf1_wn.WeightNormConv2DTranspose(
+        2, 3, strides=2, padding="VALID", output_padding=1)(x), 10),
+])
+def test_output_padding_sizes(graph, build, size):
+    """Keras's deconv_output_length with output_padding."""
+    out = build(tf.placeholder(tf.float32, [None, 4, 4, 3]))
+    if size is None:  # (H - 1) * s + k + p per dimension
+        assert out.shape.as_list() == [None, 14, 12, 2]
+    else:
+        assert out.shape.as_list()[1] == size
+
+
+def test_output_padding_data_init_covers_the_padded_output(graph, rng):
+    """Data init is exact over the output actually produced, padded rows
+    and columns included."""
+    x = tf.constant(rng.normal(size=(4, 3, 3, 2)))
+    out = tf1_wn.conv2d_transpose(x, 3, 3, strides=2, padding="VALID",
+                                  output_padding=1, init=True,
+                                  init_scale=0.5, scope="up")
+    after = tf1_wn.conv2d_transpose(x, 3, 3, strides=2, padding="VALID",
+                                    output_padding=1, scope="up")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf1_wn.init_op())
+        got = sess.run(after)
+    assert got.shape == (4, 8, 8, 3)
+    np.testing.assert_allclose(got.mean(axis=(0, 1, 2)), 0, atol=1e-10)
+    np.testing.assert_allclose(got.std(axis=(0, 1, 2)), 0.5, rtol=1e-7)
+    assert out.shape.as_list() == [4, 8, 8, 3]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(strides=2, output_padding=2), "smaller than `strides`"),
+    (dict(strides=2, output_padding=(0, -1)), "output_padding"),
+    (dict(strides=2, kernel_size=4, output_padding=0),
+     "an even kernel needs output_padding >= 1"),
+])
+def test_output_padding_errors_name_the_argument(graph, kwargs, match):
+    options = dict(kernel_size=3)
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        tf1_wn.conv2d_transpose(tf.zeros([1, 4, 4, 2]), 2, **options)

@@ -334,7 +334,8 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
                      bias_initializer=None, g_initializer=None,
                      trainable=True, kernel_regularizer=None,
                      bias_regularizer=None, variables_collections=None,
-                     outputs_collections=None, scope=None,
+                     outputs_collections=None, output_padding=None,
+                     scope=None,
                      reuse=AUTO_REUSE):
     """Weight-normalized transposed 2-D convolution.
 
@@ -351,6 +352,11 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
       strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
+      output_padding: None, or an int / 2-tuple (each entry below its
+        stride): Keras's output padding, extra rows and columns at the end
+        so that any size `tf.nn.conv2d_transpose` allows can be asked for
+        (see `tf1_wn.geometry.ConvTranspose`); data init is taken over
+        exactly that output.
       {init_arg}
       {weight_norm_args}
       {scope_args}
@@ -361,7 +367,8 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
     {weight_norm_raises}
     """
     geometry = geometry_lib.ConvTranspose(filters, kernel_size, strides,
-                                          padding, data_format)
+                                          padding, data_format,
+                                          output_padding=output_padding)
     return _build(geometry, "tf1_wn.conv2d_transpose", locals())
 
 
@@ -568,6 +575,7 @@ class WeightNormConv2DTranspose(_WeightNormLayer):
       kernel_size, strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
+      output_padding: as `tf1_wn.conv2d_transpose`.
       {weight_norm_args}
       {name_arg}
 
@@ -578,10 +586,12 @@ class WeightNormConv2DTranspose(_WeightNormLayer):
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
-                 data_format="NHWC", name=None, **options):
+                 data_format="NHWC", name=None, output_padding=None,
+                 **options):
         super().__init__(
             geometry_lib.ConvTranspose(filters, kernel_size, strides,
-                                       padding, data_format),
+                                       padding, data_format,
+                                       output_padding=output_padding),
             name=name, **options)
 
 

@@ -224,7 +224,8 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
                         gain_initializer=None,
                         trainable=True, kernel_regularizer=None,
                         bias_regularizer=None, variables_collections=None,
-                        outputs_collections=None, scope=None,
+                        outputs_collections=None, output_padding=None,
+                        scope=None,
                         reuse=AUTO_REUSE):
     """Weight-standardized transposed 2-D convolution.
 
@@ -239,6 +240,11 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
       kernel_size, strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
+      output_padding: None, or an int / 2-tuple (each entry below its
+        stride): Keras's output padding, extra rows and columns at the end
+        so that any size `tf.nn.conv2d_transpose` allows can be asked for
+        (see `tf1_wn.geometry.ConvTranspose`); data init is taken over
+        exactly that output.
       {weight_std_args}
       {scope_args}
 
@@ -249,7 +255,8 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
     """
     geometry = geometry_lib.ConvTranspose(filters, kernel_size, strides,
                                           padding, data_format,
-                                          name="ws_conv2d_transpose")
+                                          name="ws_conv2d_transpose",
+                                          output_padding=output_padding)
     return build_weight_standardized_layer(
         geometry, inputs, what="tf1_wn.ws_conv2d_transpose",
         **_common(locals()))[0]
@@ -437,6 +444,7 @@ class WeightStandardizedConv2DTranspose(_WeightStandardizedLayer):
       kernel_size, strides: int or 2-tuple.
       padding: 'SAME', 'VALID' or explicit ``[before, after]`` pairs.
       data_format: 'NHWC' or 'NCHW'.
+      output_padding: as `tf1_wn.conv2d_transpose`.
       {weight_std_args}
       {name_arg}
 
@@ -447,11 +455,13 @@ class WeightStandardizedConv2DTranspose(_WeightStandardizedLayer):
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="SAME",
-                 data_format="NHWC", name=None, **options):
+                 data_format="NHWC", name=None, output_padding=None,
+                 **options):
         super().__init__(
             geometry_lib.ConvTranspose(filters, kernel_size, strides,
                                        padding, data_format,
-                                       name="ws_conv2d_transpose"),
+                                       name="ws_conv2d_transpose",
+                                       output_padding=output_padding),
             name=name, **options)
 
 
