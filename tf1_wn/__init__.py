@@ -40,13 +40,18 @@ Module map (docs/design.md tells the same in more words):
                         share, attached with `docstrings.fill`
 ``variable_names``      the names of the variables tf1-wn creates
 ``layers/``             ``base`` (scope, checks, variables, layer-object
-                        base), ``weight_norm``, ``weight_std``
+                        base), ``weight_norm``, ``weight_std``,
+                        ``slim_conventions`` (tf-slim's arguments)
 ``rnn/``                ``base`` (cell protocol, variables, data init),
                         ``cells``, ``multi``
-``checkpoint/``         the offline tools: ``names``, ``kernel_math``,
-                        ``plan``/``convert_plan``/``fold_plan``,
-                        ``inspection``, ``files``, ``graph_ops``
+``checkpoint/``         the offline tools: ``operations``, ``names``,
+                        ``graph_evidence``/``layouts`` (layouts from
+                        evidence), ``kernel_math``, ``plan``/
+                        ``convert_plan``/``fold_plan``/``foreign_plan``,
+                        ``inspection``, ``verification``, ``files``,
+                        ``graph_ops``
 ``cli``                 the ``tf1-wn`` command
+``quiet``               importing TensorFlow without its C++ start-up lines
 ``compat/lasagne/``     the Lasagne mirror (top-level ``compat/`` folder)
 ======================  ==================================================
 """

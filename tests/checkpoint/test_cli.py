@@ -161,3 +161,25 @@ def test_importing_the_package_does_not_import_tensorflow():
               sorted(set(tf1_wn.__all__) - set(dir(tf1_wn))))
     """)
     assert done.stdout.split("\n")[0] == "False True []", done.stderr
+
+
+def test_quiet_import_replays_what_a_failing_import_printed(tmp_path):
+    """tf1_wn.quiet drops TensorFlow's start-up lines, but not the output
+    of an import that fails: that is written to stderr with the error."""
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'C++ says: missing libcudart\\n')\n"
+        "raise ImportError('broken tensorflow')\n")
+    done = run_python(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from tf1_wn import quiet
+        try:
+            quiet.import_tensorflow()
+        except ImportError as error:
+            print("raised", error)
+    """)
+    assert done.stdout.strip() == "raised broken tensorflow"
+    assert "C++ says: missing libcudart" in done.stderr

@@ -17,10 +17,16 @@ In-graph helpers (no files): `assign_from_kernel`, `assign_cell_from_kernel`,
 The package's modules, one job each:
 
 * ``errors``: the `CheckpointError` family;
+* ``operations``: `convert`, `fold`, `inspect` on files;
 * ``names``: TF1 naming conventions and kernel-kind inference from names;
+* ``graph_evidence``, ``layouts``: each kernel's layout from the ``.meta``
+  graph, the bias or g, the names (refused when they conflict or say
+  nothing);
 * ``kernel_math``: the norms on NumPy arrays;
-* ``plan``, ``convert_plan``, ``fold_plan``: what becomes what;
+* ``plan``, ``convert_plan``, ``fold_plan``, ``foreign_plan``: what becomes
+  what (``foreign_plan``: ``--from tfa|pixelcnn``);
 * ``inspection``: the layer groups of ``inspect``;
+* ``verification``: ``convert --verify``;
 * ``files``: reading and safely writing checkpoint files;
 * ``graph_ops``: the same conversions as in-graph ops.
 """
