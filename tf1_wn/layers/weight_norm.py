@@ -44,7 +44,7 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                             kernel_regularizer=None, bias_regularizer=None,
                             variables_collections=None,
                             outputs_collections=None, scope=None,
-                            reuse=AUTO_REUSE):
+                            reuse=AUTO_REUSE, variable_names=None):
     """Creates (or reuses) v, g, bias and applies the layer.
 
     Args:
@@ -56,6 +56,9 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
       kernel_regularizer, bias_regularizer, variables_collections,
       outputs_collections, scope, reuse: as the functional layers
         (`tf1_wn.dense`).
+      variable_names: ``(direction, gain, bias)`` names instead of
+        ``('v', 'g', 'bias')`` (ports whose checkpoints name them
+        otherwise, e.g. pixel-cnn's ``('V', 'g', 'b')``).
 
     Returns:
       ``(outputs, WeightNormVariables)``.
@@ -78,14 +81,16 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
             "`init=True` cannot be combined with `ema`: data init sets the "
             "raw variables; build the averaged model separately and run "
             "tf1_wn.sync_ema after init.")
+    direction, gain, bias_name = variable_names or (
+        names.DIRECTION, names.GAIN, names.BIAS)
     with base.layer_scope(scope, geometry.default_name, reuse):
         variables = WeightNormVariables(*base.make_variables(
             geometry, in_channels, inputs.dtype.base_dtype, [
-                base.kernel_spec(names.DIRECTION, kernel_initializer),
-                base.channel_spec(names.GAIN, g_initializer,
+                base.kernel_spec(direction, kernel_initializer),
+                base.channel_spec(gain, g_initializer,
                                   tf.ones_initializer(),
                                   trainable=trainable_g),
-                base.channel_spec(names.BIAS, bias_initializer,
+                base.channel_spec(bias_name, bias_initializer,
                                   tf.zeros_initializer(),
                                   regularizer=bias_regularizer) if use_bias
                 else None], trainable, variables_collections))

@@ -1,0 +1,156 @@
+"""tf1_wn.compat.pixelcnn: pixel-cnn's nn.py surface on tf1-wn's layers,
+used the way model.py uses it (arg_scope with counters, init, ema), with
+pixel-cnn's variable names; checked against pixel-cnn's formulas written
+here in raw TF (no upstream code), exact re-runnable init, EMA sync and a
+checkpoint in pixel-cnn's layout."""
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+from tf_slim import arg_scope
+
+import tf1_wn
+from tf1_wn.compat import pixelcnn as nn
+
+
+def _model(x, init=False, ema=None, dropout_p=0.):
+    """A tiny PixelCNN++-shaped net: shifted convs, gated resnets, a
+    strided down/up pair with shifted deconvs, nin."""
+    counters = {}
+    with arg_scope([nn.conv2d, nn.deconv2d, nn.gated_resnet, nn.dense,
+                    nn.nin], counters=counters, init=init, ema=ema,
+                   dropout_p=dropout_p):
+        u = nn.down_shift(nn.down_shifted_conv2d(x, num_filters=8,
+                                                 filter_size=[2, 3]))
+        ul = nn.right_shift(nn.down_right_shifted_conv2d(
+            x, num_filters=8, filter_size=[2, 2]))
+        u = nn.gated_resnet(u, conv=nn.down_shifted_conv2d)
+        ul = nn.gated_resnet(ul, u, conv=nn.down_right_shifted_conv2d)
+        down = nn.down_shifted_conv2d(u, num_filters=8, stride=[2, 2])
+        up = nn.down_shifted_deconv2d(down, num_filters=8, stride=[2, 2])
+        up_r = nn.down_right_shifted_deconv2d(down, num_filters=8,
+                                              stride=[2, 2])
+        out = nn.nin(tf.nn.elu(ul + up + up_r), 10)
+    return out
+
+
+@pytest.fixture
+def x_value(rng):
+    return rng.uniform(-1, 1, size=(4, 8, 8, 3)).astype(np.float32)
+
+
+def test_variable_names_are_pixelcnns(graph, x_value):
+    tf.make_template("model", _model)(tf.constant(x_value), init=True)
+    names = sorted(v.op.name for v in tf.global_variables())
+    layers = sorted({n.rsplit("/", 1)[0] for n in names})
+    assert layers == [
+        "model/conv2d_%d" % i for i in range(7)] + [
+        "model/deconv2d_0", "model/deconv2d_1", "model/dense_0",
+        "model/dense_1"]
+    assert all(n.rsplit("/", 1)[1] in ("V", "g", "b") for n in names)
+    shapes = {n: v.shape.as_list() for n, v in
+              ((v.op.name, v) for v in tf.global_variables())}
+    assert shapes["model/deconv2d_0/V"] == [2, 3, 8, 8]  # [kh, kw, out, in]
+
+
+def test_init_is_exact_and_rerunnable_and_ema_syncs(graph, x_value):
+    model = tf.make_template("model", _model)
+    x = tf.constant(x_value)
+    model(x, init=True)
+    out = model(x)
+    ema = tf.train.ExponentialMovingAverage(0.999)
+    maintain = ema.apply(tf.trainable_variables())
+    averaged = model(x, ema=ema)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf1_wn.init_op())
+        first = sess.run(out)
+        # train-like perturbation, then init again: the same values
+        for v in tf.trainable_variables():
+            if v.op.name.endswith(("/g", "/b")):
+                sess.run(v.assign(v * 1.7 + 0.3))
+        sess.run(tf1_wn.init_op())
+        again = sess.run(out)
+        sess.run(tf1_wn.sync_ema(ema))
+        synced = sess.run(averaged)
+        sess.run(maintain)
+    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(synced, first, rtol=1e-5, atol=1e-6)
+    # the last layer (nin -> dense_1) is normalized on the init batch
+    flat = first.reshape(-1, 10)
+    np.testing.assert_allclose(flat.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(flat.std(0), 1, rtol=1e-5)
+
+
+def _pixelcnn_layers(x, p):
+    """pixel-cnn's conv2d / deconv2d formulas in raw TF, for one conv and a
+    VALID stride-2 deconv (target H*s + k - 1)."""
+    w = p["conv2d_0/g"] * tf.nn.l2_normalize(p["conv2d_0/V"], [0, 1, 2])
+    h = tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME") + p["conv2d_0/b"]
+    wt = tf.reshape(p["deconv2d_0/g"], [1, 1, 5, 1]) * tf.nn.l2_normalize(
+        p["deconv2d_0/V"], [0, 1, 3])
+    h = tf.nn.conv2d_transpose(h, wt, [4, 8 * 2 + 1, 8 * 2 + 2, 5],
+                               [1, 2, 2, 1], "VALID")
+    return h + p["deconv2d_0/b"]
+
+
+def test_checkpoint_in_pixelcnn_layout_restores_with_equal_outputs(
+        graph, tmp_path, rng, x_value):
+    values = {
+        "conv2d_0/V": rng.normal(size=(3, 3, 3, 6)),
+        "conv2d_0/g": rng.uniform(0.5, 2, 6),
+        "conv2d_0/b": rng.normal(size=6),
+        "deconv2d_0/V": rng.normal(size=(2, 3, 5, 6)),
+        "deconv2d_0/g": rng.uniform(0.5, 2, 5),
+        "deconv2d_0/b": rng.normal(size=5),
+    }
+    values = {k: v.astype(np.float32) for k, v in values.items()}
+    prefix = str(tmp_path / "pixelcnn.ckpt")
+    with tf.Graph().as_default():   # a writer of pixel-cnn's layout
+        variables = {k: tf.Variable(v, name=k) for k, v in values.items()}
+        want = _pixelcnn_layers(tf.constant(x_value), variables)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            want = sess.run(want)
+            tf.train.Saver().save(sess, prefix, write_meta_graph=False)
+    counters = {}
+    h = nn.conv2d(tf.constant(x_value), 6, counters=counters)
+    out = nn.deconv2d(h, 5, filter_size=[2, 3], stride=[2, 2], pad='VALID',
+                      counters=counters)
+    assert out.shape.as_list() == [4, 17, 18, 5]
+    with tf.Session() as sess:
+        tf.train.Saver().restore(sess, prefix)
+        got = sess.run(out)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_adam_updates_is_pixelcnns_formula_and_variables(graph, rng):
+    p = tf.Variable(rng.normal(size=3).astype(np.float32), name="p")
+    g_value = rng.normal(size=3).astype(np.float32)
+    step = nn.adam_updates([p], [tf.constant(g_value)], lr=0.01, mom1=0.5)
+    names = [v.op.name for v in tf.global_variables()]
+    assert names == ["p", "Variable", "Variable_1", "Variable_2"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        start = sess.run(p)
+        sess.run(step)
+        sess.run(step)
+        got = sess.run(p)
+    want = start.astype(np.float64)
+    v = mg = np.zeros(3)
+    for t in (1, 2):
+        v = 0.5 * v + 0.5 * g_value
+        mg = 0.999 * mg + 0.001 * g_value ** 2
+        want = want - 0.01 * (v / (1 - 0.5 ** t)) / np.sqrt(
+            mg / (1 - 0.999 ** t) + 1e-8)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_log_sum_exp_and_log_prob(graph, rng):
+    x = rng.normal(size=(3, 4, 5)) * 30
+    lse, lp = tf.Session().run([nn.log_sum_exp(tf.constant(x)),
+                                nn.log_prob_from_logits(tf.constant(x))])
+    m = x.max(-1, keepdims=True)
+    want = m[..., 0] + np.log(np.exp(x - m).sum(-1))
+    np.testing.assert_allclose(lse, want, rtol=1e-12)
+    np.testing.assert_allclose(lp, x - want[..., None], rtol=1e-12,
+                               atol=1e-12)
