@@ -219,14 +219,14 @@ def gated_resnet(x, a=None, h=None, nonlinearity=concat_elu, conv=conv2d,
 def down_shift(x):
     """Shifts the image down by one row (zeros on top)."""
     shape = int_shape(x)
-    return tf.concat([tf.zeros([shape[0], 1, shape[2], shape[3]]),
+    return tf.concat([tf.zeros([shape[0], 1, shape[2], shape[3]], x.dtype),
                       x[:, :shape[1] - 1, :, :]], 1)
 
 
 def right_shift(x):
     """Shifts the image right by one column (zeros on the left)."""
     shape = int_shape(x)
-    return tf.concat([tf.zeros([shape[0], shape[1], 1, shape[3]]),
+    return tf.concat([tf.zeros([shape[0], shape[1], 1, shape[3]], x.dtype),
                       x[:, :, :shape[2] - 1, :]], 2)
 
 
@@ -270,3 +270,112 @@ def down_right_shifted_deconv2d(x, num_filters, filter_size=[2, 2],
     shape = int_shape(x)
     return x[:, :(shape[1] - filter_size[0] + 1),
              :(shape[2] - filter_size[1] + 1), :]
+
+
+# -- the discretized mixture of logistics ---------------------------------
+#
+# Per pixel, ``l`` holds ``nr_mix`` mixture logits, then for each of the 3
+# colour channels ``nr_mix`` means, ``nr_mix`` log scales and ``nr_mix``
+# coefficients (``10 * nr_mix`` in all, channel-major after the logits).
+# Green's mean moves by ``c0 * red``, blue's by ``c1 * red + c2 * green``.
+
+def _mixture_params(l, nr_mix, image_shape):  # noqa: E741 (pixel-cnn's)
+    logits = l[:, :, :, :nr_mix]
+    rest = tf.reshape(l[:, :, :, nr_mix:], image_shape + [nr_mix * 3])
+    means = rest[:, :, :, :, :nr_mix]
+    log_scales = tf.maximum(rest[:, :, :, :, nr_mix:2 * nr_mix], -7.)
+    coeffs = tf.nn.tanh(rest[:, :, :, :, 2 * nr_mix:3 * nr_mix])
+    return logits, means, log_scales, coeffs
+
+
+def discretized_mix_logistic_loss(x, l, sum_all=True):  # noqa: E741
+    """Negative log-likelihood of images `x` (in [-1, 1], 256 levels)
+    under the mixture of discretized logistics `l`.
+
+    Args:
+      x: ``[B, H, W, 3]`` images.
+      l: ``[B, H, W, 10 * nr_mix]`` mixture parameters.
+      sum_all: sum over everything (a scalar), else per image ``[B]``.
+
+    Returns:
+      The negative log-likelihood in nats.
+    """
+    shape = int_shape(x)
+    nr_mix = int(int_shape(l)[-1] / 10)
+    logits, means, log_scales, coeffs = _mixture_params(l, nr_mix, shape)
+    x = tf.reshape(x, shape + [1]) + tf.zeros(shape + [nr_mix], x.dtype)
+    red, green = x[:, :, :, 0:1, :], x[:, :, :, 1:2, :]
+    means = tf.concat([
+        means[:, :, :, 0:1, :],
+        means[:, :, :, 1:2, :] + coeffs[:, :, :, 0:1, :] * red,
+        means[:, :, :, 2:3, :] + coeffs[:, :, :, 1:2, :] * red
+        + coeffs[:, :, :, 2:3, :] * green], 3)
+    centered = x - means
+    inv_scale = tf.exp(-log_scales)
+    upper = inv_scale * (centered + 1. / 255.)
+    lower = inv_scale * (centered - 1. / 255.)
+    mid = inv_scale * centered
+    # log of the bin's mass: its lower edge is -inf for x = -1, its upper
+    # edge +inf for x = 1; a bin of mass below 1e-5 takes the density at
+    # its centre instead (the maximum avoids NaN through tf.where).
+    log_first_bin = upper - tf.nn.softplus(upper)
+    log_last_bin = -tf.nn.softplus(lower)
+    mass = tf.nn.sigmoid(upper) - tf.nn.sigmoid(lower)
+    log_mid_density = mid - log_scales - 2. * tf.nn.softplus(mid)
+    log_probs = tf.where(
+        x < -0.999, log_first_bin,
+        tf.where(x > 0.999, log_last_bin,
+                 tf.where(mass > 1e-5, tf.log(tf.maximum(mass, 1e-12)),
+                          log_mid_density - np.log(127.5))))
+    log_probs = tf.reduce_sum(log_probs, 3) + log_prob_from_logits(logits)
+    if sum_all:
+        return -tf.reduce_sum(log_sum_exp(log_probs))
+    return -tf.reduce_sum(log_sum_exp(log_probs), [1, 2])
+
+
+def sample_from_discretized_mix_logistic(l, nr_mix):  # noqa: E741
+    """One image sample per batch entry from the mixture `l`.
+
+    The component is drawn by the Gumbel-max trick, then a logistic sample
+    of each channel in turn (green and blue moved by the earlier channels'
+    samples), clipped to [-1, 1].  Two `tf.random_uniform` draws, in that
+    order, in (1e-5, 1 - 1e-5).
+
+    Returns:
+      ``[B, H, W, 3]`` samples.
+    """
+    shape = int_shape(l)[:-1] + [3]
+    logits, means, log_scales, coeffs = _mixture_params(l, nr_mix, shape)
+    gumbel = -tf.log(-tf.log(tf.random_uniform(
+        logits.get_shape(), minval=1e-5, maxval=1. - 1e-5)))
+    chosen = tf.reshape(
+        tf.one_hot(tf.argmax(logits + gumbel, 3), depth=nr_mix,
+                   dtype=tf.float32), shape[:-1] + [1, nr_mix])
+    mean = tf.reduce_sum(means * chosen, 4)
+    log_scale = tf.reduce_sum(log_scales * chosen, 4)  # clamped at -7
+    coeff = tf.reduce_sum(coeffs * chosen, 4)
+    u = tf.random_uniform(mean.get_shape(), minval=1e-5, maxval=1. - 1e-5)
+    x = mean + tf.exp(log_scale) * (tf.log(u) - tf.log(1. - u))
+
+    def clip(value):
+        return tf.minimum(tf.maximum(value, -1.), 1.)
+    red = clip(x[:, :, :, 0])
+    green = clip(x[:, :, :, 1] + coeff[:, :, :, 0] * red)
+    blue = clip(x[:, :, :, 2] + coeff[:, :, :, 1] * red
+                + coeff[:, :, :, 2] * green)
+    return tf.stack([red, green, blue], 3)
+
+
+def energy_distance(x, x_sample):
+    """The energy distance between images `x` and a list of samples, on
+    0..255 pixel scale: ``2 * E|x - s| - E|s - s'|`` with ``|d| =
+    (1e-10 + sum_c d**2) ** 0.75`` summed over pixels."""
+    def distance(a, b):
+        return tf.reduce_sum(tf.pow(
+            1e-10 + tf.reduce_sum(tf.square(127.5 * (a - b)), 3), 0.75))
+    to_data = sum(distance(x, s) for s in x_sample) / len(x_sample)
+    pairs = [(i, j) for i in range(len(x_sample))
+             for j in range(i + 1, len(x_sample))]
+    between = sum(distance(x_sample[i], x_sample[j])
+                  for i, j in pairs) / len(pairs)
+    return 2. * to_data - between
