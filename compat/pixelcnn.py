@@ -189,18 +189,26 @@ def nin(x, num_units, **kwargs):
 
 @add_arg_scope
 def gated_resnet(x, a=None, h=None, nonlinearity=concat_elu, conv=conv2d,
-                 init=False, counters={}, ema=None, dropout_p=0., **kwargs):
+                 init=False, counters={}, ema=None, dropout_p=0.,
+                 dropout_in_init=True, **kwargs):
     """pixel-cnn's gated residual block: ``x + a * sigmoid(b)`` with
     ``(a, b)`` the halves of ``conv(dropout(nl(conv(nl(x)) +
-    nin(nl(a)))))`` plus an optional projection of the conditioning `h`."""
+    nin(nl(a)))))`` plus an optional projection of the conditioning `h`.
+
+    `dropout_in_init` (tf1-wn's addition; default True, as pixel-cnn):
+    with False, the ``init=True`` pass runs without dropout, so data init
+    normalizes the model that is evaluated.  ``train.py`` inits with
+    ``dropout_p=0.5``, which leaves the deterministic model's statistics
+    off target (docs/pixelcnn.md).
+    """
     shape = int_shape(x)
     filters = shape[-1]
     c1 = conv(nonlinearity(x), filters)
     if a is not None:
         c1 += nin(nonlinearity(a), filters)
     c1 = nonlinearity(c1)
-    if dropout_p > 0:
-        c1 = tf.nn.dropout(c1, keep_prob=1. - dropout_p)
+    if dropout_p > 0 and (dropout_in_init or not init):
+        c1 = tf.nn.dropout(c1, rate=dropout_p)
     c2 = conv(c1, filters * 2, init_scale=0.1)
     if h is not None:
         with tf.variable_scope(get_name('conditional_weights', counters)):

@@ -226,3 +226,32 @@ def test_sampler_follows_a_peaked_mixture(graph, rng):
     np.testing.assert_allclose(got, np.stack([want_r, want_g, want_b], -1),
                                atol=0.05)
     assert np.abs(got).max() <= 1.0
+
+
+@pytest.mark.parametrize("dropout_in_init", [True, False])
+def test_init_pass_with_or_without_dropout(graph, x_value, dropout_in_init):
+    """train.py inits with dropout 0.5: the deterministic model then misses
+    the target statistics; dropout_in_init=False inits what is
+    evaluated."""
+    def block(x, init=False, dropout_p=0.):
+        counters = {}
+        with arg_scope([nn.conv2d, nn.gated_resnet, nn.dense, nn.nin],
+                       counters=counters, init=init, dropout_p=dropout_p):
+            with arg_scope([nn.gated_resnet],
+                           dropout_in_init=dropout_in_init):
+                h = nn.gated_resnet(nn.conv2d(x, 16))
+            return nn.nin(h, 6)
+    tf.set_random_seed(3)
+    model = tf.make_template("m", block)
+    x = tf.constant(np.repeat(x_value, 8, axis=0))
+    model(x, init=True, dropout_p=0.5)
+    out = model(x)                                   # deterministic
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf1_wn.init_op())
+        flat = sess.run(out).reshape(-1, 6)
+    off = np.abs(flat.mean(0)).max() + np.abs(flat.std(0) - 1).max()
+    if dropout_in_init:  # off target by far more than rounding
+        assert off > 1e-3, off
+    else:
+        assert off < 1e-5, off
