@@ -30,6 +30,7 @@ ARGS = {
     "save_restore.py": ["--steps", "10", "--dir", "{tmp}"],
     "polyak_ema.py": ["--steps", "20"],
     "lasagne_gan_port.py": ["--epochs", "4"],
+    "pixelcnn_port.py": ["--steps", "20"],
 }
 # Examples written alongside (checked for a clean exit only), when present.
 OTHERS = ["sequence_classifier.py",
@@ -214,6 +215,16 @@ def test_lasagne_gan_port_learns_from_few_labels(runs):
     assert errors[-1] < errors[0] and errors[-1] < 0.3, errors
     losses = [float(v) for v in re.findall(r"loss_unl = ([\d.]+)", out)]
     assert all(np.isfinite(losses)), losses
+
+
+@uses("pixelcnn_port.py")
+def test_pixelcnn_port_trains_and_keeps_pixelcnn_names(runs):
+    out = runs.get("pixelcnn_port.py").stdout
+    start = float(re.search(r"after data init: ([\d.]+)", out).group(1))
+    end = float(re.search(r"final: ([\d.]+)", out).group(1))
+    assert np.isfinite(start) and end < start - 0.5, out
+    assert "model/conv2d_0/V, model/conv2d_0/V/ExponentialMovingAverage" \
+        in out
 
 
 class _FakeTerminal:
