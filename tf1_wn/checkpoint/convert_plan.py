@@ -59,7 +59,8 @@ def _layer_step(b, name, scope, shape, hint, eps):
     """``(action, targets, compute, kind, note)`` of a layer kernel, or None
     for a variable of a rank no layer has (with a warning)."""
     kind = layouts.resolve(name, shape, hint, graph=b.graph,
-                           channels=_bias_channels(b, scope))
+                           channels=layouts.bias_channels(b.variables,
+                                                          scope))
     if kind is None:
         b.warnings.append(f"{name!r} has rank {len(shape)}: not a layer "
                           "kernel, copied unchanged")
@@ -72,15 +73,6 @@ def _layer_step(b, name, scope, shape, hint, eps):
                 f"counterpart; leave it out with --exclude {scope!r}")
     targets = [join(scope, vn.DIRECTION), join(scope, vn.GAIN)]
     return "convert", targets, _convert_layer(kind, eps), kind, ""
-
-
-def _bias_channels(b, scope):
-    """``(size, description)`` of the layer's bias, or None."""
-    for base in names_mod.BIAS_NAMES:
-        bias = join(scope, base)
-        if bias in b.variables and len(b.variables[bias].shape) == 1:
-            return int(b.variables[bias].shape[0]), f"the bias {bias!r}"
-    return None
 
 
 def _candidate_kernels(b):

@@ -80,11 +80,7 @@ def _plain_kind(variables, scope, local, hints, ws_filters, graph):
                    if kernels[0] in names_mod.KERNEL_NAMES else None)
     if cell in ("ambiguous", "invalid"):
         return "other", cell
-    bias = [join(scope, b) for b in names_mod.BIAS_NAMES if b in local]
-    channels = None
-    if bias and len(variables[bias[0]].shape) == 1:
-        channels = (int(variables[bias[0]].shape[0]),
-                    f"the bias {bias[0]!r}")
+    channels = layouts.bias_channels(variables, scope)
 
     def kind():
         return layouts.resolve(name, shape, hint, graph=graph,

@@ -26,12 +26,27 @@ from tf1_wn.checkpoint import names
 #: One piece of evidence: where it comes from and the kind it says.
 Evidence = collections.namedtuple("Evidence", ["source", "kind"])
 
-_ROLE_KIND = {"forward": lambda rank: kernel_kinds.default_kind(rank),
-              "transposed": lambda rank: kernel_kinds.default_kind(
-                  rank, transposed=True),
-              "depthwise": lambda rank: ("depthwise_conv2d" if rank == 4
-                                         else None),
-              "dense": lambda rank: "dense" if rank == 2 else None}
+
+def role_kind(role, rank):
+    """The layer kind of a kernel of `rank` playing `role` in the graph
+    (`graph_evidence.LAYER_OPS`), or None when the two do not fit."""
+    if role == "transposed":
+        return kernel_kinds.default_kind(rank, transposed=True)
+    if role == "depthwise":
+        return "depthwise_conv2d" if rank == 4 else None
+    if role == "dense":
+        return "dense" if rank == 2 else None
+    return kernel_kinds.default_kind(rank)
+
+
+def bias_channels(variables, scope):
+    """``(size, description)`` of the rank-1 bias of the layer at `scope`,
+    the channel evidence `resolve` takes, or None."""
+    for base in names.BIAS_NAMES:
+        bias = names.join_name(scope, base)
+        if bias in variables and len(variables[bias].shape) == 1:
+            return int(variables[bias].shape[0]), f"the bias {bias!r}"
+    return None
 
 
 def _graph_evidence(name, shape, graph):
@@ -40,7 +55,7 @@ def _graph_evidence(name, shape, graph):
     roles = graph.roles(name)
     if not roles:
         return None
-    kinds = {_ROLE_KIND[role](len(shape)) for role in roles}
+    kinds = {role_kind(role, len(shape)) for role in roles}
     if None in kinds or len(kinds) > 1:
         raise names.ambiguous(name, shape, "the graph %r uses it as %s"
                               % (graph.path, " and ".join(sorted(roles))))

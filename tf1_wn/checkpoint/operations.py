@@ -157,7 +157,7 @@ def convert_checkpoint(checkpoint, output, include=None, exclude=None,
     plan.verification = None
     if verify:
         plan.verification = verification.verify_conversion(
-            contents.prefix, plan.output, plan)
+            contents.prefix, plan.output, plan, graph)
         wrong = [d for d in plan.verification
                  if not d.relative <= verification.TOLERANCE]
         if wrong:

@@ -14,10 +14,11 @@ import collections
 
 import numpy as np
 
-from tf1_wn import kernel_kinds
 from tf1_wn import variable_names as vn
 from tf1_wn.checkpoint import errors
 from tf1_wn.checkpoint import graph_evidence
+from tf1_wn.checkpoint import kernel_math
+from tf1_wn.checkpoint import layouts
 from tf1_wn.checkpoint.plan import join, split
 from tf1_wn.normalization import DEFAULT_EPS
 
@@ -29,13 +30,6 @@ Difference = collections.namedtuple("Difference",
 #: Relative difference above which the conversion is reported as wrong.
 TOLERANCE = 1e-4
 _RUN_TIMEOUT_MS = 120000
-
-
-def _wn_kernel(v, g, axes, eps=DEFAULT_EPS):
-    v = v.astype(np.float64)
-    norm = np.sqrt((v * v).sum(axis=tuple(axes), keepdims=True) + eps)
-    shape = [1 if a in axes else n for a, n in enumerate(v.shape)]
-    return (np.reshape(g, shape) * v / norm).astype(v.dtype)
 
 
 def _rebuilt_kernels(plan, output_prefix, graph):
@@ -54,25 +48,19 @@ def _rebuilt_kernels(plan, output_prefix, graph):
             continue
         scope, _ = split(name)
         if step.action == "convert_cell":
-            parts = [reader.get_tensor(join(scope, p)) for p in vn.CELL_PARTS]
-            kernels[name] = np.concatenate(
-                [_wn_kernel(parts[0], parts[1], [0]),
-                 _wn_kernel(parts[2], parts[3], [0])], axis=0)
+            xv, xg, hv, hg = (reader.get_tensor(join(scope, p))
+                              for p in vn.CELL_PARTS)
+            kernels[name] = np.concatenate([
+                kernel_math.fold_weight_norm(xv, xg, "dense", DEFAULT_EPS),
+                kernel_math.fold_weight_norm(hv, hg, "dense", DEFAULT_EPS)],
+                axis=0)
         else:
             v = reader.get_tensor(join(scope, vn.DIRECTION))
-            kind = _role_kind(roles.pop(), v.ndim)
-            kernels[name] = _wn_kernel(v, reader.get_tensor(
-                join(scope, vn.GAIN)), kernel_kinds.reduce_axes(kind))
+            kernels[name] = kernel_math.fold_weight_norm(
+                v, reader.get_tensor(join(scope, vn.GAIN)),
+                layouts.role_kind(roles.pop(), v.ndim), DEFAULT_EPS)
         ops[name] = sorted(op for _, op in uses)
     return kernels, ops
-
-
-def _role_kind(role, rank):
-    if role == "transposed":
-        return kernel_kinds.default_kind(rank, transposed=True)
-    if role == "depthwise":
-        return "depthwise_conv2d"
-    return "dense" if rank == 2 else kernel_kinds.default_kind(rank)
 
 
 def _feeds(graph, rng):
@@ -100,9 +88,13 @@ def _feeds(graph, rng):
 
 
 def _run(meta_path, source_prefix, overrides, fetch_ops, feeds):
+    """The fetched values of one copy of the graph, and the feeds used
+    (made from this copy's placeholders when `feeds` is None)."""
     from tf1_wn._tf import tf
     with tf.Graph().as_default() as graph:
         saver = tf.train.import_meta_graph(meta_path, clear_devices=True)
+        if feeds is None:
+            feeds = _feeds(graph, np.random.RandomState(0))
         fetches = [graph.get_operation_by_name(op).outputs[0]
                    for op in fetch_ops]
         options = tf.RunOptions(timeout_in_ms=_RUN_TIMEOUT_MS)
@@ -113,17 +105,18 @@ def _run(meta_path, source_prefix, overrides, fetch_ops, feeds):
             variables = {v.op.name: v for v in tf.global_variables()}
             for name, value in overrides.items():
                 variables[name].load(value, sess)
-            return sess.run(fetches, feeds, options=options)
+            return sess.run(fetches, feeds, options=options), feeds
 
 
-def verify_conversion(source_prefix, output_prefix, plan, seed=0):
+def verify_conversion(source_prefix, output_prefix, plan, graph=None):
     """Runs the original and the converted model; see the module docstring.
 
     Args:
       source_prefix: the plain checkpoint.
       output_prefix: the converted checkpoint `plan` wrote.
       plan: the `Plan` of the conversion.
-      seed: seed of the random inputs.
+      graph: the `graph_evidence.GraphEvidence` of the source's ``.meta``
+        (read here when None).
 
     Returns:
       A list of `Difference`, one per layer op reading a converted kernel.
@@ -137,17 +130,14 @@ def verify_conversion(source_prefix, output_prefix, plan, seed=0):
         raise errors.CheckpointError(
             f"--verify needs the graph {source_prefix + '.meta'!r} that "
             "tf.train.Saver writes beside the checkpoint; it is missing")
-    graph = graph_evidence.GraphEvidence(path)
+    graph = graph or graph_evidence.GraphEvidence(path)
     kernels, ops = _rebuilt_kernels(plan, output_prefix, graph)
     fetch_ops = sorted({op for names in ops.values() for op in names})
     if not fetch_ops:
         return []
-    with tf.Graph().as_default() as probe:
-        tf.train.import_meta_graph(path, clear_devices=True)
-        feeds = _feeds(probe, np.random.RandomState(seed))
     try:
-        original = _run(path, source_prefix, {}, fetch_ops, feeds)
-        converted = _run(path, source_prefix, kernels, fetch_ops, feeds)
+        original, feeds = _run(path, source_prefix, {}, fetch_ops, None)
+        converted, _ = _run(path, source_prefix, kernels, fetch_ops, feeds)
     except tf.errors.OpError as error:
         raise errors.CheckpointError(
             f"--verify could not run the graph {path!r}: "

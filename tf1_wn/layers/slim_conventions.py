@@ -106,12 +106,6 @@ def collect_outputs(outputs_collections, scope_name, outputs):
                                             outputs)
 
 
-#: The tf-slim arguments every layer takes, with their defaults.
-SLIM_ARGUMENTS = {"trainable": True, "kernel_regularizer": None,
-                  "bias_regularizer": None, "variables_collections": None,
-                  "outputs_collections": None}
-
-
 def check_options(trainable=True, kernel_regularizer=None,
                   bias_regularizer=None, variables_collections=None,
                   outputs_collections=None):
