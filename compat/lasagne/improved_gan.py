@@ -15,7 +15,8 @@ from tf1_wn.compat.lasagne import init, nonlinearities
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.compat.lasagne.weight_norm import _channel_view, _strip
 from tf1_wn.normalization import normalize_weight
-from tf1_wn.compat.lasagne.reductions import theano_mean, theano_sum
+from tf1_wn.compat.lasagne.reductions import (centered_moments, theano_mean,
+                                              theano_sum)
 
 
 def log_sum_exp(x, axis=1):
@@ -75,9 +76,7 @@ class BatchNormLayer(Layer):
             norm = (input - _channel_view(self.avg_batch_mean, rank)) / \
                 _channel_view(tf.sqrt(1e-6 + self.avg_batch_var), rank)
         else:
-            mean = theano_mean(input, axes)
-            centered = input - _channel_view(mean, rank)
-            var = theano_mean(tf.square(centered), axes)
+            mean, centered, var = centered_moments(input, axes)
             norm = centered / _channel_view(tf.sqrt(1e-6 + var), rank)
             n = tf.cast(tf.shape(input)[0], input.dtype)
             self.bn_updates = [
@@ -168,9 +167,8 @@ class DenseLayer(Layer):
                        **kwargs):
         activation = tf.matmul(_flat(input), self.W)
         if init:
-            ma = theano_mean(activation, 0)
-            activation = activation - ma
-            stdv = tf.sqrt(theano_mean(tf.square(activation), 0))
+            ma, activation, var = centered_moments(activation, [0])
+            stdv = tf.sqrt(var)
             activation = activation / stdv
             self.init_updates = [(self.weight_scale, self.weight_scale / stdv),
                                  (self.b, -ma / stdv)]

@@ -11,7 +11,7 @@ from tf1_wn.compat.lasagne.improved_gan import (BatchNormLayer, DenseLayer,
                                                 l2normalize, log_sum_exp)
 from tf1_wn.compat.lasagne.noise import GaussianNoiseLayer
 from tf1_wn.compat.lasagne.nonlinearities import lrelu, relu
-from tf1_wn.compat.lasagne.updates import gradients
+from tf1_wn.compat.lasagne.updates import gradients, zeros_state
 from tf1_wn.compat.lasagne.weight_norm import (MeanOnlyBNLayer,
                                                WeightNormLayer, mean_only_bn,
                                                weight_norm)
@@ -51,10 +51,8 @@ def adam_updates(params, cost, lr=0.001, mom1=0.9, mom2=0.999):
     t = tf.Variable(tf.ones([], dtype), trainable=False, name="adam_t")
     updates = []
     for p, g in zip(params, grads):
-        v = tf.Variable(tf.zeros(p.shape, dtype), trainable=False,
-                        name="adam_v")
-        mg = tf.Variable(tf.zeros(p.shape, dtype), trainable=False,
-                         name="adam_mg")
+        v = zeros_state(p, "adam_v")
+        mg = zeros_state(p, "adam_mg")
         v_t = mom1 * v + (1. - mom1) * g
         mg_t = mom2 * mg + (1. - mom2) * tf.square(g)
         v_hat = v_t / (1. - mom1 ** t)

@@ -16,7 +16,7 @@ import numbers
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import init
 from tf1_wn.compat.lasagne.base import Layer
-from tf1_wn.compat.lasagne.reductions import theano_mean
+from tf1_wn.compat.lasagne.reductions import centered_moments
 from tf1_wn.compat.lasagne.shape import NonlinearityLayer
 from tf1_wn.compat.lasagne.weight_norm import _strip
 
@@ -115,8 +115,7 @@ class BatchNormLayer(Layer):
         # the mean of the squared deviations (population variance).
         wide = tf.cast(input, tf.float32) if input.dtype in _HALF else input
         axes = list(self.axes)
-        mean = theano_mean(wide, axes)
-        var = theano_mean(tf.square(wide - self._broadcast(mean, wide)), axes)
+        mean, _, var = centered_moments(wide, axes)
         inv_std = 1 / tf.sqrt(var + tf.constant(self.epsilon, wide.dtype))
         return tf.cast(mean, input.dtype), tf.cast(inv_std, input.dtype)
 

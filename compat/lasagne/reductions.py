@@ -48,3 +48,21 @@ def theano_mean(x, axis=None, keepdims=False):
     total = theano_sum(x, axis=axis, keepdims=keepdims)
     count = tf.size(x) // tf.maximum(tf.size(total), 1)
     return total / tf.cast(count, x.dtype)
+
+
+def centered_moments(x, axes):
+    """The batch statistics the Theano layers compute, with Theano's
+    accumulator: ``(mean, x - mean, mean((x - mean)**2))`` over `axes`.
+
+    Args:
+      x: a float tensor.
+      axes: the axes the statistics are taken over.
+
+    Returns:
+      ``(mean, centered, var)``: `mean` and `var` with `axes` removed,
+      `centered` shaped like `x`.
+    """
+    mean = theano_mean(x, axes, keepdims=True)
+    centered = x - mean
+    var = theano_mean(tf.square(centered), axes)
+    return tf.squeeze(mean, axes), centered, var

@@ -90,10 +90,8 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
     t = t_prev + 1
     a_t = learning_rate * tf.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
     for p, g in zip(params, grads):
-        m_prev = tf.Variable(tf.zeros(p.shape, dtype), trainable=False,
-                             name="adam_m")
-        v_prev = tf.Variable(tf.zeros(p.shape, dtype), trainable=False,
-                             name="adam_v")
+        m_prev = zeros_state(p, "adam_m")
+        v_prev = zeros_state(p, "adam_v")
         m_t = beta1 * m_prev + (1 - beta1) * g
         v_t = beta2 * v_prev + (1 - beta2) * g ** 2
         updates[m_prev] = m_t
@@ -120,3 +118,10 @@ def gradients(loss_or_grads, params):
     if missing:
         raise ValueError("the loss does not depend on %s" % missing)
     return grads
+
+
+def zeros_state(like, name):
+    """A non-trainable optimizer state variable of zeros shaped like the
+    parameter `like` (in its dtype)."""
+    return tf.Variable(tf.zeros(like.shape, like.dtype.base_dtype),
+                       trainable=False, name=name)

@@ -13,7 +13,7 @@ from tf1_wn.compat.lasagne import init, nonlinearities
 from tf1_wn.compat.lasagne._graph import is_variable
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.normalization import normalize_weight
-from tf1_wn.compat.lasagne.reductions import theano_mean
+from tf1_wn.compat.lasagne.reductions import centered_moments, theano_mean
 
 
 def weight_axes(layer):
@@ -132,10 +132,8 @@ class WeightNormLayer(Layer):
         rank = input.shape.ndims
         axes = [0] + list(range(2, rank))
         if init:
-            m = theano_mean(input, axes)
-            centered = input - _channel_view(m, rank)
-            inv_stdv = self.init_stdv / tf.sqrt(
-                theano_mean(tf.square(centered), axes))
+            m, centered, var = centered_moments(input, axes)
+            inv_stdv = self.init_stdv / tf.sqrt(var)
             input = centered * _channel_view(inv_stdv, rank)
             self.init_updates = []
             if self.b is not None:

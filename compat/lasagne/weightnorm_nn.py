@@ -19,12 +19,13 @@ from tf1_wn.compat.lasagne.improved_gan import BatchNormLayer as _IGBatchNorm
 from tf1_wn.compat.lasagne.improved_gan import log_sum_exp
 from tf1_wn.compat.lasagne.nn import adam_updates
 from tf1_wn.compat.lasagne.nonlinearities import relu
-from tf1_wn.compat.lasagne.updates import gradients
+from tf1_wn.compat.lasagne.updates import gradients, zeros_state
 from tf1_wn.compat.lasagne.weight_norm import (MeanOnlyBNLayer,
                                                WeightNormLayer,
                                                _channel_view, _strip,
                                                weight_axes)
-from tf1_wn.compat.lasagne.reductions import theano_mean, theano_sum
+from tf1_wn.compat.lasagne.reductions import (centered_moments, theano_mean,
+                                              theano_sum)
 
 
 def lrelu(x, a=0.1):
@@ -41,13 +42,10 @@ def adamax_updates(params, cost, lr=0.001, mom1=0.9, mom2=0.999):
       A list of ``(variable, new_value)`` pairs, in the original's order.
     """
     grads = gradients(cost, params)
-    dtype = params[0].dtype.base_dtype
     updates = []
     for p, g in zip(params, grads):
-        mg = tf.Variable(tf.zeros(p.shape, dtype), trainable=False,
-                         name="adamax_mg")
-        v = tf.Variable(tf.zeros(p.shape, dtype), trainable=False,
-                        name="adamax_v")
+        mg = zeros_state(p, "adamax_mg")
+        v = zeros_state(p, "adamax_v")
         if mom1 > 0:
             v_t = mom1 * v + (1. - mom1) * g
             updates.append((v, v_t))
@@ -156,9 +154,8 @@ class InitLayer(Layer):
         rank = input.shape.ndims
         axes = [0] + list(range(2, rank))
         if init:
-            m = theano_mean(input, axes)
-            centered = input - _channel_view(m, rank)
-            stdv = tf.sqrt(theano_mean(tf.square(centered), axes))
+            m, centered, var = centered_moments(input, axes)
+            stdv = tf.sqrt(var)
             input = centered / _channel_view(stdv, rank)
             self.init_updates = [(self.b, -m / stdv), (self.g, self.g / stdv)]
         else:
