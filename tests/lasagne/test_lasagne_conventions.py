@@ -13,13 +13,6 @@ from tf1_wn.compat.lasagne import nn
 L = lasagne.layers
 
 
-@pytest.fixture
-def seeded():
-    old = lasagne.random.get_rng()
-    yield lambda seed: lasagne.random.set_rng(np.random.RandomState(seed))
-    lasagne.random.set_rng(old)
-
-
 def test_noise_layers_consume_lasagnes_draw(graph, seeded):
     seeded(5)
     normal = lasagne.init.Normal(0.05)

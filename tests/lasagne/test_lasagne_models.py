@@ -111,29 +111,22 @@ def _mnist_fm(dtype):
     loss_unl = (-0.5 * tf.reduce_mean(l_unl)
                 + 0.5 * tf.reduce_mean(tf.nn.softplus(nn.log_sum_exp(unl)))
                 + 0.5 * tf.reduce_mean(tf.nn.softplus(nn.log_sum_exp(fake))))
-    train_err = tf.reduce_mean(tf.cast(tf.not_equal(
-        tf.argmax(lab, 1, output_type=tf.int32), labels), dtype))
+    train_err = _error_rate(lab, labels)
     mom_gen = tf.reduce_mean(LL.get_output(layers[-3], gen_dat), axis=0)
     mom_real = tf.reduce_mean(LL.get_output(layers[-3], x_unl), axis=0)
     loss_gen = tf.reduce_mean(tf.square(mom_gen - mom_real))
     test = LL.get_output(layers[-1], x_lab, deterministic=True)
-    test_err = tf.reduce_mean(tf.cast(tf.not_equal(
-        tf.argmax(test, 1, output_type=tf.int32), labels), dtype))
+    test_err = _error_rate(test, labels)
 
     lr = tf.placeholder(dtype, [])
-    disc_params = LL.get_all_params(layers, trainable=True)
-    disc_updates = nn.adam_updates(disc_params, loss_lab + loss_unl, lr=lr,
-                                   mom1=0.5)
-    disc_avg = [tf.Variable(tf.zeros_like(p)) for p in disc_params]
-    avg_updates = [(a, a + 0.0001 * (p - a))
-                   for p, a in zip(disc_params, disc_avg)]
+    disc_updates, disc_avg = _disc_training(layers, loss_lab + loss_unl, lr)
     gen_updates = nn.adam_updates(LL.get_all_params(gen_layers[-1],
                                                     trainable=True),
                                   loss_gen, lr=lr, mom1=0.5)
     m.update(
         x_lab=x_lab, x_unl=x_unl, labels=labels, lr=lr, disc_avg=disc_avg,
         init=lasagne.apply_updates(init_updates),
-        train_disc=lasagne.apply_updates(disc_updates + avg_updates),
+        train_disc=lasagne.apply_updates(disc_updates),
         train_gen=lasagne.apply_updates(gen_updates),
         outputs=dict(
             gen_dat=gen_dat, output_before_softmax=test,
@@ -196,8 +189,7 @@ def _cifar_fm(dtype):
     m = {"noise": noise, "lr_value": 0.0003,
          "gen_loss_key": "loss_gen_before",
          "gen_params": LL.get_all_params(gen_layers[-1]),
-         "disc_params": LL.get_all_params(disc_layers[-1]),
-         "disc_layers": disc_layers}
+         "disc_params": LL.get_all_params(disc_layers[-1])}
     m["seed_ops"] = [p.read_value() for p in m["gen_params"]
                      + m["disc_params"]]
     for layer in disc_layers:
@@ -222,18 +214,12 @@ def _cifar_fm(dtype):
     loss_unl = (-0.5 * tf.reduce_mean(l_unl)
                 + 0.5 * tf.reduce_mean(tf.nn.softplus(l_unl))
                 + 0.5 * tf.reduce_mean(tf.nn.softplus(l_gen)))
-    train_err = tf.reduce_mean(tf.cast(tf.not_equal(
-        tf.argmax(lab, 1, output_type=tf.int32), labels), dtype))
+    train_err = _error_rate(lab, labels)
     test = LL.get_output(disc_layers[-1], x_lab, deterministic=True)
-    test_err = tf.reduce_mean(tf.cast(tf.not_equal(
-        tf.argmax(test, 1, output_type=tf.int32), labels), dtype))
+    test_err = _error_rate(test, labels)
     lr = tf.placeholder(dtype, [])
-    disc_params = LL.get_all_params(disc_layers, trainable=True)
-    disc_updates = nn.adam_updates(disc_params, loss_lab + loss_unl, lr=lr,
-                                   mom1=0.5)
-    disc_avg = [tf.Variable(tf.zeros_like(p)) for p in disc_params]
-    avg_updates = [(a, a + 0.0001 * (p - a))
-                   for p, a in zip(disc_params, disc_avg)]
+    disc_updates, disc_avg = _disc_training(disc_layers, loss_lab + loss_unl,
+                                            lr)
     output_unl = LL.get_output(disc_layers[-2], x_unl, deterministic=False)
     output_gen = LL.get_output(disc_layers[-2], gen_dat, deterministic=False)
     m1 = tf.reduce_mean(output_unl, axis=0)
@@ -245,7 +231,7 @@ def _cifar_fm(dtype):
     m.update(
         x_lab=x_lab, x_unl=x_unl, labels=labels, lr=lr, disc_avg=disc_avg,
         init=lasagne.apply_updates(init_updates),
-        train_disc=lasagne.apply_updates(disc_updates + avg_updates),
+        train_disc=lasagne.apply_updates(disc_updates),
         train_gen=lasagne.apply_updates(gen_updates),
         outputs=dict(
             gen_dat=gen_dat, output_before_softmax=test,
@@ -257,6 +243,23 @@ def _cifar_fm(dtype):
         grads=_gradients(loss_gen, m["gen_params"])
         + _gradients(loss_lab + loss_unl, m["disc_params"]))
     return m
+
+
+def _error_rate(logits, labels):
+    """The scripts' ``T.mean(T.neq(T.argmax(logits, axis=1), labels))``."""
+    return tf.reduce_mean(tf.cast(tf.not_equal(
+        tf.argmax(logits, 1, output_type=tf.int32), labels), logits.dtype))
+
+
+def _disc_training(disc_layers, loss, lr):
+    """The scripts' discriminator updates: their own Adam (mom1 0.5) on
+    the trainable parameters, and the Polyak average ``a + 1e-4 (p - a)``
+    from zeros, in one list; and the averages."""
+    params = LL.get_all_params(disc_layers, trainable=True)
+    updates = nn.adam_updates(params, loss, lr=lr, mom1=0.5)
+    averages = [tf.Variable(tf.zeros_like(p)) for p in params]
+    return updates + [(a, a + 0.0001 * (p - a))
+                      for p, a in zip(params, averages)], averages
 
 
 def _gradients(loss, params):

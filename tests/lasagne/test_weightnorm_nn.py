@@ -12,13 +12,6 @@ from tf1_wn.compat.lasagne import weightnorm_nn as nn
 L = lasagne.layers
 
 
-@pytest.fixture
-def seeded():
-    old = lasagne.random.get_rng()
-    yield lambda seed: lasagne.random.set_rng(np.random.RandomState(seed))
-    lasagne.random.set_rng(old)
-
-
 def test_lrelu_slopes_differ_between_the_two_nn_files(graph):
     x = tf.constant([-2.0, 3.0], tf.float64)
     with tf.Session() as sess:
