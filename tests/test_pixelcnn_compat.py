@@ -255,3 +255,119 @@ def test_init_pass_with_or_without_dropout(graph, x_value, dropout_in_init):
         assert off > 1e-3, off
     else:
         assert off < 1e-5, off
+
+
+def _train_graph(batch, devices):
+    """train.py's graph at toy size: one make_template model, an init pass,
+    one tower per device, summed gradients, adam_updates and a Polyak
+    average maintained with the step."""
+    model = tf.make_template("model", _model)
+    x_init = tf.placeholder(tf.float32, batch)
+    model(x_init, init=True)
+    params = tf.trainable_variables()
+    ema = tf.train.ExponentialMovingAverage(decay=0.9)
+    maintain = ema.apply(params)
+    towers = [tf.placeholder(tf.float32, batch) for _ in devices]
+    losses, grads, outs = [], [], []
+    for x, device in zip(towers, devices):
+        with tf.device(device):
+            out = model(x)
+            outs.append(out)
+            target = tf.nn.softmax(tf.reshape(x, [-1, 3]) * 4.0)
+            losses.append(tf.reduce_mean(
+                tf.nn.softmax_cross_entropy_with_logits_v2(
+                    labels=target, logits=tf.reshape(out[..., :3],
+                                                     [-1, 3]))))
+            grads.append(tf.gradients(losses[-1], params))
+    total = [tf.add_n(list(g)) for g in zip(*grads)]
+    step = tf.group(nn.adam_updates(params, total, lr=0.01), maintain)
+    test_out = model(towers[0], ema=ema)
+    return dict(x_init=x_init, towers=towers, loss=tf.add_n(losses),
+                step=step, out=outs[0], test_out=test_out, ema=ema)
+
+
+def test_two_cpu_towers_train_and_the_whole_state_round_trips(
+        tmp_path, rng):
+    """As train.py: towers on two devices, init, sync_ema, Adam with
+    Polyak averaging; the loss falls, and a plain Saver brings back the
+    raw weights, their shadows and adam_updates' slots (same outputs, same
+    next step)."""
+    batch = [4, 8, 8, 3]
+    data = rng.uniform(-1, 1, size=(6,) + tuple(batch)).astype(np.float32)
+    config = tf.ConfigProto(device_count={"CPU": 2},
+                            allow_soft_placement=False)
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Graph().as_default():
+        g = _train_graph(batch, ["/cpu:0", "/cpu:1"])
+        feed = {x: d for x, d in zip(g["towers"], data[:2])}
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(tf1_wn.init_op(), {g["x_init"]: data[2]})
+            sess.run(tf1_wn.sync_ema(g["ema"]))
+            raw, averaged = sess.run([g["out"], g["test_out"]], feed)
+            np.testing.assert_allclose(averaged, raw, rtol=1e-5, atol=1e-6)
+            start = sess.run(g["loss"], feed)
+            for i in range(40):
+                sess.run(g["step"], {x: d for x, d in
+                                     zip(g["towers"], data[i % 3 * 2:][:2])})
+            end = sess.run(g["loss"], feed)
+            tf.train.Saver().save(sess, prefix, write_meta_graph=False)
+            want = sess.run([g["out"], g["test_out"]], feed)
+            sess.run(g["step"], feed)
+            want_next = sess.run(g["out"], feed)
+    assert end < 0.9 * start, (start, end)
+    names = {n for n, _ in tf.train.list_variables(prefix)}
+    assert "model/conv2d_0/V/ExponentialMovingAverage" in names
+    assert "Variable" in names  # adam_updates' step counter, pixel-cnn's
+    with tf.Graph().as_default():
+        g = _train_graph(batch, ["/cpu:0", "/cpu:1"])
+        feed = {x: d for x, d in zip(g["towers"], data[:2])}
+        with tf.Session(config=config) as sess:
+            tf.train.Saver().restore(sess, prefix)
+            got = sess.run([g["out"], g["test_out"]], feed)
+            sess.run(g["step"], feed)
+            got_next = sess.run(g["out"], feed)
+    for a, b in zip(got + [got_next], want + [want_next]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_ema_shadows_in_pixelcnns_layout_restore(graph, tmp_path, rng,
+                                                 x_value):
+    """Raw weights and their shadows (<var>/ExponentialMovingAverage, as
+    pixel-cnn's Saver writes them) restore; `ema=` reads the shadows."""
+    def draw():
+        return {"conv2d_0/V": rng.normal(size=(3, 3, 3, 6)),
+                "conv2d_0/g": rng.uniform(0.5, 2, 6),
+                "conv2d_0/b": rng.normal(size=6)}
+    raw, shadow = draw(), draw()
+    prefix = str(tmp_path / "shadows.ckpt")
+    with tf.Graph().as_default():  # a writer of pixel-cnn's layout
+        for name in raw:
+            tf.Variable(np.float32(raw[name]), name=name)
+            tf.Variable(np.float32(shadow[name]),
+                        name=name + "/ExponentialMovingAverage")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver().save(sess, prefix, write_meta_graph=False)
+    x = tf.constant(x_value)
+    plain = nn.conv2d(x, 6, counters={})
+    ema = tf.train.ExponentialMovingAverage(0.99)
+    ema.apply(tf.trainable_variables())
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+        averaged = nn.conv2d(x, 6, counters={}, ema=ema)
+    with tf.Session() as sess:
+        tf.train.Saver().restore(sess, prefix)
+        got_raw, got_avg = sess.run([plain, averaged])
+
+    def conv(p):  # float64: g * V / ||V|| over axes 0, 1, 2, SAME, + b
+        v = p["conv2d_0/V"]
+        w = p["conv2d_0/g"] * v / np.sqrt((v ** 2).sum((0, 1, 2)))
+        xp = np.pad(x_value.astype(np.float64),
+                    ((0, 0), (1, 1), (1, 1), (0, 0)))
+        out = np.zeros(x_value.shape[:3] + (6,))
+        for i in range(3):
+            for j in range(3):
+                out += xp[:, i:i + 8, j:j + 8] @ w[i, j]
+        return out + p["conv2d_0/b"]
+    np.testing.assert_allclose(got_raw, conv(raw), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_avg, conv(shadow), rtol=1e-5, atol=1e-5)
