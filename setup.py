@@ -36,7 +36,7 @@ setup(
     # The Lasagne mirror lives in the top-level compat/ folder and is
     # installed as the subpackage tf1_wn.compat.
     packages=["tf1_wn", "tf1_wn.layers", "tf1_wn.rnn", "tf1_wn.checkpoint",
-              "tf1_wn.compat", "tf1_wn.compat.lasagne"],
+              "tf1_wn.data_init", "tf1_wn.compat", "tf1_wn.compat.lasagne"],
     package_dir={
         "tf1_wn": "tf1_wn",
         "tf1_wn.compat": "compat",

@@ -9,6 +9,8 @@ build in graph mode, and use:
   `WeightNormConv2DTranspose`, `WeightNormDepthwiseConv2D`;
 * data-dependent init: build with ``init=True``, then run `init_op()` once
   (`data_init_scaffold` does it once per run in MonitoredTrainingSession);
+* `build_towers`: data init of a model built as towers, its statistics
+  pooled over all of them;
 * `sync_ema` for Polyak averaging after init;
 * recurrent cells `WeightNormRNNCell`, `WeightNormGRUCell`,
   `WeightNormLSTMCell` and `MultiRNNCell`;
@@ -30,8 +32,10 @@ Module map (docs/design.md tells the same in more words):
 ``geometry``            per layer kind: kernel shape, input checks, the
                         op that applies a kernel
 ``validation``          argument checks shared by every builder
-``data_init``           the INIT_OPS collection, `init_op`, `sync_ema`
-``training``            `data_init_scaffold` for MonitoredTrainingSession
+``data_init/``          ``collection`` (INIT_OPS, `init_op`,
+                        `sync_ema`), ``towers`` (`build_towers`:
+                        statistics pooled across towers), ``scaffold``
+                        (`data_init_scaffold`: once per run)
 ``native_ops``          build, cache and load the fused C++ kernels
                         (sources in ``native/``)
 ``errors``              the error tree
@@ -68,8 +72,8 @@ from tf1_wn.version import __version__
 
 _LAZY = {}
 for _module, _names in (
-        ("tf1_wn.data_init", ["INIT_OPS", "init_op", "sync_ema"]),
-        ("tf1_wn.training", ["data_init_scaffold"]),
+        ("tf1_wn.data_init", ["INIT_OPS", "init_op", "sync_ema",
+                              "data_init_scaffold", "build_towers"]),
         ("tf1_wn.normalization", ["DEFAULT_EPS", "DATA_INIT_EPS"]),
         ("tf1_wn.layers", [
             "dense", "nin", "conv1d", "conv2d", "conv3d",
@@ -110,7 +114,7 @@ def __dir__():
 
 
 __all__ = [
-    "INIT_OPS", "init_op", "sync_ema", "data_init_scaffold",
+    "INIT_OPS", "init_op", "sync_ema", "data_init_scaffold", "build_towers",
     "dense", "nin", "conv1d", "conv2d", "conv3d", "conv2d_transpose",
     "depthwise_conv2d",
     "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D",

@@ -17,9 +17,12 @@ callers caught before the tree existed, so ``except RuntimeError`` and
     +-- NativeOpsError      (RuntimeError)  the native kernels cannot be
     |                                       built or loaded
     +-- CellDtypeError      (TypeError and  a recurrent cell given a
-                             ValueError)    non-float dtype (TF1's cells
-                                            raise ValueError, tf1-wn's
-                                            raised TypeError)
+    |                        ValueError)    non-float dtype (TF1's cells
+    |                                       raise ValueError, tf1-wn's
+    |                                       raised TypeError)
+    +-- TowerMismatchError  (ValueError)    towers built by
+                                            `tf1_wn.build_towers` reach
+                                            different data-init layers
 
 Bad arguments raise the builtin ValueError or TypeError, naming the
 argument, the value and what is expected.  Messages follow one style: what
@@ -49,8 +52,13 @@ class NativeOpsError(Error, RuntimeError):
 
 
 __all__ = ["Error", "NotConnectedError", "LayoutError", "CheckpointError",
-           "NativeOpsError"]
+           "NativeOpsError", "CellDtypeError", "TowerMismatchError"]
 
 
 class CellDtypeError(Error, TypeError, ValueError):
     """A recurrent cell was given a dtype it does not support."""
+
+
+class TowerMismatchError(Error, ValueError):
+    """Towers built together initialize different layers, or in a
+    different order, so their statistics cannot be combined."""

@@ -213,32 +213,63 @@ def normalize_weight(v, g, reduce_axes, eps=DEFAULT_EPS):
     return weight
 
 
-def channel_moments(t, channel_axis):
-    """Per-channel mean and population variance of `t`, in float32 or wider.
+def local_moments(t, channel_axis):
+    """Per-channel ``(count, mean, m2)`` of `t`, in float32 or wider.
+
+    ``m2`` is the sum of squared deviations from the mean (two passes, no
+    cancellation).  An empty `t` gives count 0, mean 0 and m2 0.  Counts
+    are exact up to 2**24 positions per channel in float32.
 
     Args:
-      t: tensor of rank >= 2.
+      t: tensor of rank >= 2 with a static channel dimension.
       channel_axis: the axis kept (negative counts from the end).
 
     Returns:
-      ``(mean, variance)``, each of shape ``[channels]``.
+      ``(count, mean, m2)``: a scalar and two ``[channels]`` tensors.
     """
+    t = _to_stats(t)
     rank = t.shape.ndims
     channel_axis %= rank
     axes = [axis for axis in range(rank) if axis != channel_axis]
-    mean, variance = tf.nn.moments(_to_stats(t), axes=axes)
-    return mean, variance
+    count = tf.cast(tf.size(t, out_type=tf.int64), t.dtype) / float(
+        t.shape[channel_axis])
+    mean = tf.reduce_sum(t, axes) / tf.maximum(count, 1.0)
+    shape = [1] * rank
+    shape[channel_axis] = -1
+    m2 = tf.reduce_sum(tf.square(t - tf.reshape(mean, shape)), axes)
+    return count, mean, m2
 
 
-def _checked_moments(t, channel_axis, layer):
-    """`channel_moments` that fail with InvalidArgumentError naming `layer`
-    when the init batch is empty or holds NaN or inf."""
+def pooled_moments(parts):
+    """Chan's pooling of `local_moments` of disjoint parts of one batch.
+
+    Args:
+      parts: a list of ``(count, mean, m2)``.
+
+    Returns:
+      ``(count, mean, m2)`` of the concatenated parts.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    count = tf.add_n([part[0] for part in parts])
+    mean = tf.add_n([n * m for n, m, _ in parts]) / tf.maximum(count, 1.0)
+    m2 = tf.add_n([m2 + n * tf.square(m - mean) for n, m, m2 in parts])
+    return count, mean, m2
+
+
+def _checked_moments(t, channel_axis, layer, pool):
+    """Mean and population variance of `t` (pooled by `pool` when given),
+    failing with InvalidArgumentError naming `layer` when the init batch is
+    empty or holds NaN or inf."""
     where = f"data init of {layer}"
+    count, mean, m2 = local_moments(t, channel_axis)
+    if pool is not None:
+        count, mean, m2 = pool(count, mean, m2)
     nonempty = tf.debugging.assert_positive(
-        tf.size(t), message=f"{where}: the init batch is empty (a batch of "
+        count, message=f"{where}: the init batch is empty (a batch of "
         "size 0, or every sequence length 0); g and bias are left unchanged")
     with tf.control_dependencies([nonempty]):
-        mean, variance = channel_moments(t, channel_axis)
+        variance = m2 / count
     advice = ("the init batch holds NaN or inf; g and bias are left "
               "unchanged")
     return (tf.debugging.check_numerics(mean, f"{where}: {advice}"),
@@ -246,7 +277,7 @@ def _checked_moments(t, channel_axis, layer):
 
 
 def data_init_statistics(t, channel_axis, init_scale=1.0, center=True,
-                         eps=DATA_INIT_EPS, layer="layer"):
+                         eps=DATA_INIT_EPS, layer="layer", pool=None):
     """Gain and bias that give `t` per-channel mean 0 and std `init_scale`.
 
     `t` must be the pre-activation computed with the unit-norm kernel
@@ -270,13 +301,16 @@ def data_init_statistics(t, channel_axis, init_scale=1.0, center=True,
       eps: added to the variance (see `DATA_INIT_EPS`), and the variance
         below which a channel is taken as constant.
       layer: the layer's name, for the error messages.
+      pool: optional callable mapping this batch's ``(count, mean, m2)``
+        (`local_moments`) to the moments the init should use, e.g. those
+        pooled over towers (`tf1_wn.build_towers`).
 
     Returns:
       ``(g, bias, initialized)``: g and bias (None when not `center`) of
       shape ``[channels]`` in float32 (float64 for float64 `t`), and
       ``initialized = g * t + bias`` in `t`'s dtype.
     """
-    mean, variance = _checked_moments(t, channel_axis, layer)
+    mean, variance = _checked_moments(t, channel_axis, layer, pool)
     g = tf.where(variance < eps, tf.fill(tf.shape(variance), tf.constant(
         init_scale, variance.dtype)), init_scale * tf.rsqrt(variance + eps))
     rank = t.shape.ndims

@@ -19,6 +19,7 @@ import collections
 from tf_slim.ops.arg_scope import add_arg_scope
 
 from tf1_wn import data_init
+from tf1_wn.data_init import towers
 from tf1_wn import geometry as geometry_lib
 from tf1_wn import normalization
 from tf1_wn import validation
@@ -131,21 +132,28 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
     """Init-mode output; adds the assign ops for g and bias to INIT_OPS.
 
     The output depends on the assigns, so running it (as pixel-cnn's
-    ``init_pass`` is run) also performs the init.
+    ``init_pass`` is run) also performs the init.  Inside
+    `tf1_wn.build_towers` the statistics are pooled over the towers and
+    the assigns exist once.
     """
     unit_kernel = normalization.normalize_weight(
         variables.v, None, geometry.reduce_axes, eps)
     t = geometry.apply(inputs, unit_kernel)
+    key = variables.g.op.name
     g_value, bias_value, initialized = normalization.data_init_statistics(
         t, geometry.channel_axis, init_scale,
         center=variables.bias is not None,
-        layer=tf.get_variable_scope().name)
-    assigns = [tf.assign(variables.g, tf.cast(g_value, variables.g.dtype))]
-    if variables.bias is not None:
-        assigns.append(tf.assign(
-            variables.bias, tf.cast(bias_value, variables.bias.dtype)))
-    init = data_init.add_init_op(tf.group(*assigns, name="data_init"))
-    with tf.control_dependencies([init]):
+        layer=tf.get_variable_scope().name,
+        pool=towers.pooled_moments_fn(key, variables.g))
+
+    def assign():
+        assigns = [tf.assign(variables.g,
+                             tf.cast(g_value, variables.g.dtype))]
+        if variables.bias is not None:
+            assigns.append(tf.assign(
+                variables.bias, tf.cast(bias_value, variables.bias.dtype)))
+        return data_init.add_init_op(tf.group(*assigns, name="data_init"))
+    with tf.control_dependencies([towers.once(key, assign)]):
         return tf.identity(initialized)
 
 

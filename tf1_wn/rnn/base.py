@@ -16,6 +16,7 @@ import collections
 import weakref
 
 from tf1_wn import data_init as data_init_lib
+from tf1_wn.data_init import towers
 from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn import variable_names as names
@@ -380,19 +381,22 @@ class WeightNormCellBase:
                                       "[batch]")
                 mask = tf.sequence_mask(sequence_length, tf.shape(inputs)[1])
                 valid = tf.boolean_mask(inputs, mask)
-            assigns = []
+            values = []
             for proj in built.projections.values():
                 unit_kernel = normalization.normalize_weight(
                     proj.input_v, None, [0], self._eps)
                 t = tf.matmul(valid, unit_kernel)
+                key = proj.input_g.op.name
                 g_value, bias_value, _ = normalization.data_init_statistics(
-                    t, 1, init_scale, layer=built.scope_name)
-                assigns.append(tf.assign(
-                    proj.input_g, tf.cast(g_value, proj.input_g.dtype)))
-                assigns.append(tf.assign(
-                    proj.bias, tf.cast(bias_value, proj.bias.dtype)))
-            op = tf.group(*assigns, name="data_init")
-        return data_init_lib.add_init_op(op)
+                    t, 1, init_scale, layer=built.scope_name,
+                    pool=towers.pooled_moments_fn(key, proj.input_g))
+                values += [(proj.input_g, g_value), (proj.bias, bias_value)]
+
+            def assign():
+                return data_init_lib.add_init_op(tf.group(
+                    *[tf.assign(var, tf.cast(value, var.dtype))
+                      for var, value in values], name="data_init"))
+            return towers.once(built.scope_name + "/data_init", assign)
 
     # -- subclass interface -------------------------------------------------
 

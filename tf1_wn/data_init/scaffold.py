@@ -17,7 +17,7 @@ scaffold's ``init_fn``, which TensorFlow's session manager calls only when
 it initialized the variables instead of restoring them, and only on the
 chief (workers wait for the chief's variables).
 """
-from tf1_wn import data_init
+from tf1_wn.data_init import collection
 from tf1_wn import validation
 from tf1_wn._tf import tf
 
@@ -68,7 +68,7 @@ def data_init_scaffold(feed_dict=None, feed_fn=None, init_op=None,
         raise TypeError(
             f"`scaffold` must be a tf.compat.v1.train.Scaffold or None, got "
             f"{type(scaffold).__name__}.")
-    op = init_op if init_op is not None else data_init.init_op()
+    op = init_op if init_op is not None else collection.init_op()
     previous = scaffold.init_fn if scaffold is not None else None
 
     def init_fn(unused_scaffold, session):
