@@ -13,7 +13,9 @@ build in graph mode, and use:
   pooled over all of them;
 * `sync_ema` for Polyak averaging after init;
 * recurrent cells `WeightNormRNNCell`, `WeightNormGRUCell`,
-  `WeightNormLSTMCell` and `MultiRNNCell`;
+  `WeightNormLSTMCell` and `MultiRNNCell`; `dynamic_rnn` and
+  `bidirectional_dynamic_rnn` with ``init=True`` for a whole recurrent
+  model's init pass;
 * weight-standardized convolutions `ws_conv*` / `WeightStandardizedConv*`;
 * `checkpoint`: convert plain checkpoints to weight norm and fold them back;
 * `native_ops`: the fused CPU kernels of the norm and the standardization;
@@ -47,7 +49,8 @@ Module map (docs/design.md tells the same in more words):
                         base), ``weight_norm``, ``weight_std``,
                         ``slim_conventions`` (tf-slim's arguments)
 ``rnn/``                ``base`` (cell protocol, variables, data init),
-                        ``cells``, ``multi``
+                        ``cells``, ``multi``, ``drivers`` (`dynamic_rnn`
+                        with an init mode)
 ``checkpoint/``         the offline tools: ``operations``, ``names``,
                         ``graph_evidence``/``layouts`` (layouts from
                         evidence), ``kernel_math``, ``plan``/
@@ -87,7 +90,8 @@ for _module, _names in (
             "WeightStandardizedDepthwiseConv2D"]),
         ("tf1_wn.rnn", ["WeightNormRNNCell", "WeightNormGRUCell",
                         "WeightNormLSTMCell", "MultiRNNCell",
-                        "LSTMStateTuple"])):
+                        "LSTMStateTuple", "dynamic_rnn",
+                        "bidirectional_dynamic_rnn"])):
     _LAZY.update(dict.fromkeys(_names, _module))
 del _module, _names
 
@@ -122,7 +126,8 @@ __all__ = [
     "WeightNormDepthwiseConv2D",
     "DEFAULT_EPS", "DATA_INIT_EPS",
     "WeightNormRNNCell", "WeightNormGRUCell", "WeightNormLSTMCell",
-    "MultiRNNCell", "LSTMStateTuple",
+    "MultiRNNCell", "LSTMStateTuple", "dynamic_rnn",
+    "bidirectional_dynamic_rnn",
     "ws_conv1d", "ws_conv2d", "ws_conv3d", "ws_conv2d_transpose",
     "ws_depthwise_conv2d",
     "WeightStandardizedConv1D", "WeightStandardizedConv2D",

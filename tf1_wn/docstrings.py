@@ -116,12 +116,17 @@ CELL_ARGS = """\
         given the same name in the same scope share variables); default a
         fresh unique scope under the variable scope of the first call.
       dtype: float16, bfloat16, float32 or float64; default the inputs'
-        dtype.  For float16 and bfloat16 the norms run in float32."""
+        dtype.  For float16 and bfloat16 the norms run in float32.
+      ema: optional `tf.compat.v1.train.ExponentialMovingAverage`: the cell
+        computes with the averages of v, g and bias (the averaged test
+        model).  Give it the trained cell's `name`, so it reuses that
+        cell's variables, and build it after ``ema.apply``."""
 
 CELL_RAISES = """\
     Raises:
       ValueError: a bad num_units, eps or name.
-      TypeError: a non-callable activation, or another dtype."""
+      TypeError: a non-callable activation, another dtype, or an `ema`
+        that is not an ExponentialMovingAverage."""
 
 _SNIPPETS = {
     "cell_args": CELL_ARGS,

@@ -22,6 +22,7 @@ from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.errors import CellDtypeError
+from tf1_wn.layers import base as layer_base
 from tf1_wn.layers.base import DEFAULT_KERNEL_INITIALIZER_STDDEV
 
 #: Variable and input dtypes the cells accept.  For float16 and bfloat16 the
@@ -31,10 +32,11 @@ CELL_DTYPES = validation.FLOAT_DTYPES
 
 #: The variables and normalized kernels of one projection.
 #: `kernel` is ``concat([Wx, Wh], 0)``, shape ``[input_depth + units, width]``,
-#: the layout of TF1's own cells.
+#: the layout of TF1's own cells, and `bias_value` the bias a step adds: the
+#: variable, its EMA shadow (``ema=``) or its data-init value (init mode).
 Projection = collections.namedtuple(
     "Projection", ["input_v", "input_g", "recurrent_v", "recurrent_g", "bias",
-                   "kernel"])
+                   "kernel", "bias_value"])
 
 #: A projection's name prefix inside the cell scope ('' for none), its width
 #: (columns) and the default value of its bias.
@@ -99,7 +101,7 @@ class WeightNormCellBase:
     def __init__(self, num_units, activation=None, kernel_initializer=None,
                  recurrent_initializer=None, bias_initializer=None,
                  trainable_g=True, eps=normalization.DEFAULT_EPS, name=None,
-                 dtype=None):
+                 dtype=None, ema=None):
         self._num_units = validation.positive_int("num_units", num_units)
         self._activation = validation.check_callable(
             "activation", activation, example="tf.tanh") or tf.tanh
@@ -115,6 +117,12 @@ class WeightNormCellBase:
         self._dtype = None
         if dtype is not None:
             self._dtype = check_cell_dtype(tf.as_dtype(dtype), "`dtype`")
+        if ema is not None and not isinstance(
+                ema, tf.train.ExponentialMovingAverage):
+            raise TypeError(
+                "`ema` must be a tf.compat.v1.train.ExponentialMovingAverage "
+                f"or None, got {type(ema).__name__}.")
+        self._ema = ema
         # One build per graph: a cell object can be used in several graphs.
         self._built = weakref.WeakKeyDictionary()
 
@@ -187,6 +195,10 @@ class WeightNormCellBase:
           ValueError: inputs not of rank 2, unknown input depth, or an input
             depth different from the one the variables were built for.
         """
+        return self._run_step(inputs, state, scope, None)
+
+    def _run_step(self, inputs, state, scope, projections):
+        """`__call__` with `projections` (default the built ones)."""
         validation.assert_graph_mode(type(self).__name__)
         inputs = tf.convert_to_tensor(inputs)
         check_cell_dtype(inputs.dtype,
@@ -195,7 +207,8 @@ class WeightNormCellBase:
         _check_state_structure(self.state_size, state)
         built = self.build(inputs, scope=scope)
         with tf.name_scope(built.scope_name.rsplit("/", 1)[-1]):
-            return self._step(inputs, state, built.projections)
+            return self._step(inputs, state,
+                              projections or built.projections)
 
     # -- variables ----------------------------------------------------------
 
@@ -292,19 +305,40 @@ class WeightNormCellBase:
                 names.BIAS, [spec.width], dtype,
                 initializer=self._bias_initializer
                 or tf.constant_initializer(spec.bias_value))
-            with tf.name_scope("normalized_kernel"):
-                kernel = tf.concat([
-                    normalization.normalize_weight(input_v, input_g, [0],
-                                                   self._eps),
-                    normalization.normalize_weight(recurrent_v, recurrent_g,
-                                                   [0], self._eps)], axis=0)
-            return Projection(input_v, input_g, recurrent_v, recurrent_g,
-                              bias, kernel)
+            projection = Projection(input_v, input_g, recurrent_v,
+                                    recurrent_g, bias, None, None)
+            if self._ema is None:
+                return self._with_kernel(projection, projection[:5])
+            return self._with_kernel(
+                projection, [self._averaged(var) for var in projection[:5]])
 
         if spec.prefix:
             with tf.variable_scope(spec.prefix):
                 return variables()
         return variables()
+
+    def _averaged(self, variable):
+        try:
+            return layer_base.averaged(self._ema, variable)
+        except ValueError:
+            raise ValueError(
+                f"`ema` of {type(self).__name__} has no average for "
+                f"{variable.name}: build the averaged cell with the trained "
+                "cell's `name` (so it reuses its variables), after "
+                "ema.apply(var_list) with them.") from None
+
+    def _with_kernel(self, projection, values):
+        """`projection` with the kernel and bias a step uses, made from
+        `values`: its (input_v, input_g, recurrent_v, recurrent_g, bias)
+        or tensors standing for them (shadows, init values)."""
+        input_v, input_g, recurrent_v, recurrent_g, bias = values
+        with tf.name_scope("normalized_kernel"):
+            kernel = tf.concat([
+                normalization.normalize_weight(input_v, input_g, [0],
+                                               self._eps),
+                normalization.normalize_weight(recurrent_v, recurrent_g, [0],
+                                               self._eps)], axis=0)
+        return projection._replace(kernel=kernel, bias_value=bias)
 
     @property
     def variables(self):
@@ -341,6 +375,11 @@ class WeightNormCellBase:
         the forget gate after init.  For the GRU the gates' bias (1.0 by
         default) is replaced like every other bias.
 
+        To initialize layers after the cell in the same run, run the cell
+        with `tf1_wn.dynamic_rnn` (``init=True``) instead: its outputs are
+        those of the initialized cell.  Inside `tf1_wn.build_towers` the
+        statistics are pooled over the towers.
+
         Args:
           inputs: ``[batch, time, depth]`` (``[time, batch, depth]`` when
             `time_major`) float tensor.
@@ -354,10 +393,34 @@ class WeightNormCellBase:
         Raises:
           RuntimeError: in eager mode.
           TypeError: non-float inputs.
-          ValueError: inputs not of rank 3, unknown depth, bad init_scale.
+          ValueError: inputs not of rank 3, unknown depth, bad init_scale,
+            a cell built with ``ema``.
+        """
+        return self.init_mode(inputs, sequence_length, init_scale,
+                              time_major)[0]
+
+    def init_mode(self, inputs, sequence_length=None, init_scale=1.0,
+                  time_major=False):
+        """`data_init`, and the cell as it computes after that init.
+
+        Args:
+          inputs, sequence_length, init_scale, time_major: as `data_init`.
+
+        Returns:
+          ``(op, initialized_cell)``: the init op, and a cell following the
+          RNNCell protocol whose steps use the data-init values of g and
+          bias (after the op ran), for the init pass of whatever follows.
+
+        Raises:
+          As `data_init`.
         """
         what = f"{type(self).__name__}.data_init"
         validation.assert_graph_mode(what)
+        if self._ema is not None:
+            raise ValueError(
+                f"{what}: this cell reads the EMA shadows (`ema`); data init "
+                "sets the raw variables: run it on the trained cell, then "
+                "tf1_wn.sync_ema.")
         inputs = validation.check_float_tensor("inputs", inputs)
         validation.check_rank(
             "inputs", inputs, 3,
@@ -365,24 +428,10 @@ class WeightNormCellBase:
         init_scale = validation.positive_number("init_scale", init_scale)
         built = self.build(inputs)
         with tf.name_scope(built.scope_name.rsplit("/", 1)[-1] + "_data_init"):
-            if time_major:
-                inputs = tf.transpose(inputs, [1, 0, 2])
-            depth = built.input_depth
-            if sequence_length is None:
-                valid = tf.reshape(inputs, [-1, depth])
-            else:
-                sequence_length = tf.convert_to_tensor(sequence_length)
-                if not sequence_length.dtype.is_integer:
-                    raise TypeError(
-                        f"`sequence_length` must be an integer tensor, got "
-                        f"{sequence_length.dtype.name} for "
-                        f"{sequence_length.name}.")
-                validation.check_rank("sequence_length", sequence_length, 1,
-                                      "[batch]")
-                mask = tf.sequence_mask(sequence_length, tf.shape(inputs)[1])
-                valid = tf.boolean_mask(inputs, mask)
-            values = []
-            for proj in built.projections.values():
+            valid = self._valid_positions(inputs, sequence_length,
+                                          time_major, built.input_depth)
+            values = {}
+            for prefix, proj in built.projections.items():
                 unit_kernel = normalization.normalize_weight(
                     proj.input_v, None, [0], self._eps)
                 t = tf.matmul(valid, unit_kernel)
@@ -390,13 +439,41 @@ class WeightNormCellBase:
                 g_value, bias_value, _ = normalization.data_init_statistics(
                     t, 1, init_scale, layer=built.scope_name,
                     pool=towers.pooled_moments_fn(key, proj.input_g))
-                values += [(proj.input_g, g_value), (proj.bias, bias_value)]
+                values[prefix] = (tf.cast(g_value, proj.input_g.dtype),
+                                  tf.cast(bias_value, proj.bias.dtype))
 
             def assign():
-                return data_init_lib.add_init_op(tf.group(
-                    *[tf.assign(var, tf.cast(value, var.dtype))
-                      for var, value in values], name="data_init"))
-            return towers.once(built.scope_name + "/data_init", assign)
+                return data_init_lib.add_init_op(tf.group(*[
+                    assign for prefix, proj in built.projections.items()
+                    for assign in (tf.assign(proj.input_g, values[prefix][0]),
+                                   tf.assign(proj.bias, values[prefix][1]))],
+                    name="data_init"))
+            op = towers.once(built.scope_name + "/data_init", assign)
+            with tf.control_dependencies([op]):
+                projections = {
+                    prefix: self._with_kernel(proj, (
+                        proj.input_v, tf.identity(values[prefix][0]),
+                        proj.recurrent_v, proj.recurrent_g,
+                        tf.identity(values[prefix][1])))
+                    for prefix, proj in built.projections.items()}
+        return op, InitializedCell(self, projections)
+
+    @staticmethod
+    def _valid_positions(inputs, sequence_length, time_major, depth):
+        """``[positions, depth]``: the inputs at valid (batch, time)."""
+        if time_major:
+            inputs = tf.transpose(inputs, [1, 0, 2])
+        if sequence_length is None:
+            return tf.reshape(inputs, [-1, depth])
+        sequence_length = tf.convert_to_tensor(sequence_length)
+        if not sequence_length.dtype.is_integer:
+            raise TypeError(
+                f"`sequence_length` must be an integer tensor, got "
+                f"{sequence_length.dtype.name} for {sequence_length.name}.")
+        validation.check_rank("sequence_length", sequence_length, 1,
+                              "[batch]")
+        mask = tf.sequence_mask(sequence_length, tf.shape(inputs)[1])
+        return tf.boolean_mask(inputs, mask)
 
     # -- subclass interface -------------------------------------------------
 
@@ -411,11 +488,52 @@ class WeightNormCellBase:
         return tf.nn.bias_add(
             tf.matmul(tf.concat([inputs, recurrent], axis=1),
                       projection.kernel),
-            projection.bias)
+            projection.bias_value)
 
     def __repr__(self):
         return (f"{type(self).__name__}(num_units={self._num_units}, "
                 f"name={self._name!r})")
+
+
+class InitializedCell:
+    """A cell as it computes once its data init ran (`init_mode`).
+
+    Follows the RNNCell protocol; its steps use the cell's variables
+    except the input g and bias, which are the data-init values, computed
+    after the init op.  Run in the init pass only: later layers built with
+    ``init=True`` on its outputs take their statistics on initialized
+    activations in the same ``session.run``.
+
+    Args:
+      cell: the weight-normalized cell.
+      projections: its projections with the init values.
+    """
+
+    def __init__(self, cell, projections):
+        self._cell = cell
+        self._projections = projections
+
+    state_size = property(lambda self: self._cell.state_size)
+    output_size = property(lambda self: self._cell.output_size)
+    dtype = property(lambda self: self._cell.dtype)
+
+    def zero_state(self, batch_size, dtype):
+        """The cell's `zero_state`."""
+        return self._cell.zero_state(batch_size, dtype)
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """The cell's `get_initial_state`."""
+        return self._cell.get_initial_state(inputs, batch_size, dtype)
+
+    def __call__(self, inputs, state, scope=None):
+        """One step of the initialized cell (`scope` is ignored: the
+        variables exist)."""
+        del scope
+        return self._cell._run_step(  # pylint: disable=protected-access
+            inputs, state, None, self._projections)
+
+    def __repr__(self):
+        return f"InitializedCell({self._cell!r})"
 
 
 def initial_state(cell, inputs, batch_size, dtype):

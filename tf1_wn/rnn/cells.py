@@ -155,13 +155,13 @@ class WeightNormLSTMCell(WeightNormCellBase):
                  activation=None, kernel_initializer=None,
                  recurrent_initializer=None, bias_initializer=None,
                  trainable_g=True, eps=normalization.DEFAULT_EPS, name=None,
-                 dtype=None):
+                 dtype=None, ema=None):
         super().__init__(
             num_units, activation=activation,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer, trainable_g=trainable_g,
-            eps=eps, name=name, dtype=dtype)
+            eps=eps, name=name, dtype=dtype, ema=ema)
         self._forget_bias = validation.finite_number("forget_bias",
                                                      forget_bias)
         self._state_is_tuple = bool(state_is_tuple)

@@ -5,6 +5,7 @@ TF1's semantics (state tuple of the cells' states, variable scopes
 ``<scope>/cell_0``, ``<scope>/cell_1`` ...) and accepts any object following
 the RNNCell protocol.
 """
+import contextlib
 import weakref
 
 from tf1_wn import validation
@@ -136,19 +137,7 @@ class MultiRNNCell:
             raise ValueError(
                 f"Expected state to be a tuple of length {len(self._cells)}, "
                 f"but received: {state!r}")
-        with tf.init_scope():
-            graph = tf.get_default_graph()
-        captured = self._scopes.get(graph)
-        if captured is not None:
-            var_scope = tf.variable_scope(captured, reuse=True)
-        elif scope is not None or self._name is not None:
-            var_scope = tf.variable_scope(scope or self._name)
-        else:
-            var_scope = tf.variable_scope(
-                None,
-                default_name=unique_default_name(graph, "multi_rnn_cell"))
-        with var_scope as entered:
-            self._scopes.setdefault(graph, entered)
+        with self._variable_scope(scope):
             position = 0
             current = inputs
             new_states = []
@@ -165,6 +154,88 @@ class MultiRNNCell:
         if self._state_is_tuple:
             return current, tuple(new_states)
         return current, tf.concat(new_states, axis=1)
+
+    @contextlib.contextmanager
+    def _variable_scope(self, scope=None):
+        """The stack's variable scope, the same on every call in a graph
+        (`scope` or `name` on the first)."""
+        with tf.init_scope():
+            graph = tf.get_default_graph()
+        captured = self._scopes.get(graph)
+        if captured is not None:
+            var_scope = tf.variable_scope(captured, reuse=True)
+        elif scope is not None or self._name is not None:
+            var_scope = tf.variable_scope(scope or self._name)
+        else:
+            var_scope = tf.variable_scope(
+                None,
+                default_name=unique_default_name(graph, "multi_rnn_cell"))
+        with var_scope as entered:
+            self._scopes.setdefault(graph, entered)
+            yield entered
+
+    def data_init(self, inputs, sequence_length=None, init_scale=1.0,
+                  time_major=False):
+        """Data init of every weight-normalized cell of the stack, in order.
+
+        Cell i + 1 takes its statistics on the outputs of the initialized
+        cells 0..i (each run over the whole sequence), so one run of the op
+        initializes the whole stack, as for stacked layers.  Cells without
+        ``init_mode`` (not tf1-wn's) are run as they are.
+
+        Args:
+          inputs: ``[batch, time, depth]`` (``[time, batch, depth]`` when
+            `time_major`) float tensor, the first cell's input.
+          sequence_length: optional ``[batch]`` int tensor of valid lengths.
+          init_scale: target standard deviation of every cell's input
+            projections.
+          time_major: layout of `inputs`.
+
+        Returns:
+          A `tf.Operation` grouping the cells' init ops (each also in
+          `tf1_wn.INIT_OPS`).
+
+        Raises:
+          ValueError: no cell of the stack has a data init; otherwise as
+            `WeightNormLSTMCell.data_init`.
+        """
+        return self.init_mode(inputs, sequence_length, init_scale,
+                              time_major)[0]
+
+    def init_mode(self, inputs, sequence_length=None, init_scale=1.0,
+                  time_major=False):
+        """`data_init`, and the stack as it computes after that init.
+
+        Returns:
+          ``(op, initialized_stack)``: the init op and a `MultiRNNCell` of
+          the initialized cells, sharing this stack's variables.
+
+        Raises:
+          As `data_init`.
+        """
+        validation.assert_graph_mode("MultiRNNCell.data_init")
+        ops, initialized = [], []
+        current = inputs
+        with self._variable_scope():
+            for index, cell in enumerate(self._cells):
+                with tf.variable_scope(f"cell_{index}") as cell_scope:
+                    if hasattr(cell, "init_mode"):
+                        op, cell = cell.init_mode(current, sequence_length,
+                                                  init_scale, time_major)
+                        ops.append(op)
+                    initialized.append(cell)
+                    if index + 1 < len(self._cells):
+                        current, _ = tf.nn.dynamic_rnn(
+                            cell, current, sequence_length=sequence_length,
+                            dtype=current.dtype, time_major=time_major,
+                            scope=cell_scope)
+        if not ops:
+            raise ValueError(
+                f"MultiRNNCell.data_init: none of the cells {self._cells!r} "
+                "has a data init (tf1-wn's weight-normalized cells do).")
+        stack = MultiRNNCell(initialized, self._state_is_tuple)
+        stack._scopes = self._scopes  # pylint: disable=protected-access
+        return tf.group(*ops, name="multi_rnn_cell_data_init"), stack
 
     def __repr__(self):
         return f"MultiRNNCell({self._cells!r})"
