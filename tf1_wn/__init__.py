@@ -10,7 +10,8 @@ build in graph mode, and use:
 * data-dependent init: build with ``init=True``, then run `init_op()` once
   (`data_init_scaffold` does it once per run in MonitoredTrainingSession);
 * `build_towers`: data init of a model built as towers, its statistics
-  pooled over all of them;
+  pooled over all of them; `ReplicatedDataInit`: once per run of a
+  parameter-server cluster, pooled over the workers;
 * `sync_ema` for Polyak averaging after init;
 * recurrent cells `WeightNormRNNCell`, `WeightNormGRUCell`,
   `WeightNormLSTMCell` and `MultiRNNCell`; `dynamic_rnn` and
@@ -37,7 +38,9 @@ Module map (docs/design.md tells the same in more words):
 ``data_init/``          ``collection`` (INIT_OPS, `init_op`,
                         `sync_ema`), ``towers`` (`build_towers`:
                         statistics pooled across towers), ``scaffold``
-                        (`data_init_scaffold`: once per run)
+                        (`data_init_scaffold`: once per run),
+                        ``replicas`` (`ReplicatedDataInit`: PS/worker
+                        clusters), ``pooling`` (what layers call)
 ``native_ops``          build, cache and load the fused C++ kernels
                         (sources in ``native/``)
 ``errors``              the error tree
@@ -76,7 +79,8 @@ from tf1_wn.version import __version__
 _LAZY = {}
 for _module, _names in (
         ("tf1_wn.data_init", ["INIT_OPS", "init_op", "sync_ema",
-                              "data_init_scaffold", "build_towers"]),
+                              "data_init_scaffold", "build_towers",
+                              "ReplicatedDataInit"]),
         ("tf1_wn.normalization", ["DEFAULT_EPS", "DATA_INIT_EPS"]),
         ("tf1_wn.layers", [
             "dense", "nin", "conv1d", "conv2d", "conv3d",
@@ -119,6 +123,7 @@ def __dir__():
 
 __all__ = [
     "INIT_OPS", "init_op", "sync_ema", "data_init_scaffold", "build_towers",
+    "ReplicatedDataInit",
     "dense", "nin", "conv1d", "conv2d", "conv3d", "conv2d_transpose",
     "depthwise_conv2d",
     "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D",

@@ -60,22 +60,43 @@ def data_init_scaffold(feed_dict=None, feed_fn=None, init_op=None,
       ValueError: no data-init op in the graph (see `tf1_wn.init_op`).
     """
     validation.assert_graph_mode("tf1_wn.data_init_scaffold")
+    op = init_op if init_op is not None else collection.init_op()
+
+    def run(session, feed):
+        session.run(op, feed_dict=feed)
+    return scaffold_running(run, feed_dict, feed_fn, scaffold)
+
+
+def check_feed(feed_dict, feed_fn):
+    """The checks of the `feed_dict` / `feed_fn` pair.
+
+    Raises:
+      TypeError: both given, or a non-callable `feed_fn`.
+    """
     if feed_dict is not None and feed_fn is not None:
         raise TypeError("Give `feed_dict` or `feed_fn`, not both.")
     validation.check_callable("feed_fn", feed_fn,
                               example="lambda: {images: batch}")
+
+
+def scaffold_running(run, feed_dict, feed_fn, scaffold):
+    """A Scaffold whose ``init_fn`` calls ``run(session, feed)`` after the
+    ``init_fn`` of `scaffold` (if any); the feed is built when it runs.
+
+    Raises:
+      TypeError: as `check_feed`, or a `scaffold` that is not a Scaffold.
+    """
+    check_feed(feed_dict, feed_fn)
     if scaffold is not None and not isinstance(scaffold, tf.train.Scaffold):
         raise TypeError(
             f"`scaffold` must be a tf.compat.v1.train.Scaffold or None, got "
             f"{type(scaffold).__name__}.")
-    op = init_op if init_op is not None else collection.init_op()
     previous = scaffold.init_fn if scaffold is not None else None
 
     def init_fn(unused_scaffold, session):
         del unused_scaffold
         if previous is not None:
             previous(session)
-        feed = feed_fn() if feed_fn is not None else feed_dict
-        session.run(op, feed_dict=feed)
+        run(session, feed_fn() if feed_fn is not None else feed_dict)
 
     return tf.train.Scaffold(init_fn=init_fn, copy_from_scaffold=scaffold)

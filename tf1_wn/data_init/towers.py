@@ -25,7 +25,6 @@ towers (as with MirroredStrategy): pass `devices`.
 """
 import threading
 
-from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.errors import TowerMismatchError
@@ -54,7 +53,6 @@ class _Round:
         self.key = key
         self.parts = [None] * num_towers
         self.result = None
-        self.shared = {}
 
 
 class _Coordinator:
@@ -136,42 +134,20 @@ class _Tower:
         self.rounds = 0
 
     def pool(self, key, part, pool_fn):
-        """Contributes `part` for the layer `key`; returns the round, whose
-        ``result`` is ``pool_fn(parts of every tower)``, built once."""
+        """Contributes `part` for the layer `key`; returns
+        ``pool_fn(parts of every tower)``, built once (by the last tower)."""
         current = self.coordinator.pool(self.index, self.rounds, key, part,
                                         pool_fn)
         self.rounds += 1
-        return current
+        return current.result
 
-
-def pooled_moments_fn(key, colocate_with):
-    """The `pool` argument of `normalization.data_init_statistics` for the
-    layer `key` (its gain variable's name): None outside `build_towers`;
-    inside, a callable pooling ``(count, mean, m2)`` over the towers, the
-    pooled ops colocated with `colocate_with` (the gain)."""
-    tower = current_tower()
-    if tower is None:
-        return None
-
-    def pool(count, mean, m2):
-        def pool_fn(parts):
-            with tf.colocate_with(colocate_with), tf.name_scope("pooled"):
-                return normalization.pooled_moments(parts)
-        return tower.pool(key, (count, mean, m2), pool_fn).result
-    return pool
-
-
-def once(key, build):
-    """``build()`` outside towers; inside, built by the first tower to ask
-    (tower 0) and the same object returned to the others: the assign ops
-    and INIT_OPS entry of a layer exist once."""
-    tower = current_tower()
-    if tower is None:
-        return build()
-    shared = tower.coordinator.shared
-    if key not in shared:
-        shared[key] = build()
-    return shared[key]
+    def shared(self, key, build):
+        """``build()`` by the first tower to ask (tower 0), the same object
+        for the others."""
+        shared = self.coordinator.shared
+        if key not in shared:
+            shared[key] = build()
+        return shared[key]
 
 
 def build_towers(tower_fn, tower_inputs, devices=None):

@@ -18,8 +18,7 @@ import collections
 
 from tf_slim.ops.arg_scope import add_arg_scope
 
-from tf1_wn import data_init
-from tf1_wn.data_init import towers
+from tf1_wn.data_init import pooling
 from tf1_wn import geometry as geometry_lib
 from tf1_wn import normalization
 from tf1_wn import validation
@@ -133,8 +132,8 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
 
     The output depends on the assigns, so running it (as pixel-cnn's
     ``init_pass`` is run) also performs the init.  Inside
-    `tf1_wn.build_towers` the statistics are pooled over the towers and
-    the assigns exist once.
+    `tf1_wn.build_towers` or a replicated init the statistics are pooled
+    (`tf1_wn.data_init.pooling`).
     """
     unit_kernel = normalization.normalize_weight(
         variables.v, None, geometry.reduce_axes, eps)
@@ -144,7 +143,7 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
         t, geometry.channel_axis, init_scale,
         center=variables.bias is not None,
         layer=tf.get_variable_scope().name,
-        pool=towers.pooled_moments_fn(key, variables.g))
+        pool=pooling.moments_pool(key, variables.g))
 
     def assign():
         assigns = [tf.assign(variables.g,
@@ -152,8 +151,9 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
         if variables.bias is not None:
             assigns.append(tf.assign(
                 variables.bias, tf.cast(bias_value, variables.bias.dtype)))
-        return data_init.add_init_op(tf.group(*assigns, name="data_init"))
-    with tf.control_dependencies([towers.once(key, assign)]):
+        return tf.group(*assigns, name="data_init")
+    values = [g_value] if bias_value is None else [g_value, bias_value]
+    with tf.control_dependencies([pooling.assign_once(key, assign, values)]):
         return tf.identity(initialized)
 
 

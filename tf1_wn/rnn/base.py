@@ -15,8 +15,7 @@ invariants and its gradient sums theirs over the steps.
 import collections
 import weakref
 
-from tf1_wn import data_init as data_init_lib
-from tf1_wn.data_init import towers
+from tf1_wn.data_init import pooling
 from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn import variable_names as names
@@ -438,17 +437,19 @@ class WeightNormCellBase:
                 key = proj.input_g.op.name
                 g_value, bias_value, _ = normalization.data_init_statistics(
                     t, 1, init_scale, layer=built.scope_name,
-                    pool=towers.pooled_moments_fn(key, proj.input_g))
+                    pool=pooling.moments_pool(key, proj.input_g))
                 values[prefix] = (tf.cast(g_value, proj.input_g.dtype),
                                   tf.cast(bias_value, proj.bias.dtype))
 
             def assign():
-                return data_init_lib.add_init_op(tf.group(*[
+                return tf.group(*[
                     assign for prefix, proj in built.projections.items()
                     for assign in (tf.assign(proj.input_g, values[prefix][0]),
                                    tf.assign(proj.bias, values[prefix][1]))],
-                    name="data_init"))
-            op = towers.once(built.scope_name + "/data_init", assign)
+                    name="data_init")
+            op = pooling.assign_once(
+                built.scope_name + "/data_init", assign,
+                [value for pair in values.values() for value in pair])
             with tf.control_dependencies([op]):
                 projections = {
                     prefix: self._with_kernel(proj, (
