@@ -442,11 +442,12 @@ class WeightNormCellBase:
                                   tf.cast(bias_value, proj.bias.dtype))
 
             def assign():
-                return tf.group(*[
-                    assign for prefix, proj in built.projections.items()
-                    for assign in (tf.assign(proj.input_g, values[prefix][0]),
-                                   tf.assign(proj.bias, values[prefix][1]))],
-                    name="data_init")
+                assigns = []
+                for prefix, proj in built.projections.items():
+                    g_value, bias_value = values[prefix]
+                    assigns += [tf.assign(proj.input_g, g_value),
+                                tf.assign(proj.bias, bias_value)]
+                return tf.group(*assigns, name="data_init")
             op = pooling.assign_once(
                 built.scope_name + "/data_init", assign,
                 [value for pair in values.values() for value in pair])
