@@ -134,10 +134,11 @@ class ReplicatedDataInit:
             sums = accumulator("sum", channels)
             squares = accumulator("sum_of_squares", channels)
             with tf.device(total.device):
-                arrivals, release = (
-                    tf.FIFOQueue(self._num_workers, [tf.int32], shapes=[[]],
-                                 shared_name=f"{self._scope.name}/{key}/{what}",
-                                 name=f"{key}/{what}".replace("/", "_"))
+                # shared_name: every worker's graph opens the same queues.
+                arrivals, release = (tf.FIFOQueue(
+                    self._num_workers, [tf.int32], shapes=[[]],
+                    shared_name=f"{self._scope.name}/{key}/{what}",
+                    name=f"{key}/{what}".replace("/", "_"))
                     for what in ("arrivals", "release"))
             n, m, sq = (tf.cast(x, tf.float64) for x in (count, mean, m2))
             add = tf.group(total.assign_add(n), sums.assign_add(n * m),
