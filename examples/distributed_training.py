@@ -145,6 +145,8 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     tf.disable_eager_execution()
+    # The Saver's notices about its TF1 helpers say nothing new here.
+    tf.logging.set_verbosity(tf.logging.ERROR)
     cluster = tf.train.ClusterSpec({"ps": args.ps.split(","),
                                     "worker": args.workers.split(",")})
     server = tf.train.Server(cluster, job_name=args.job,

@@ -5,8 +5,10 @@ config with ``device_count={'CPU': 2}``):
 
 * the model is a `tf.compat.v1.make_template`, so every call shares one set
   of variables;
-* data-dependent init runs on the first tower only (the template's first
-  call, with ``init=True``): one init op per layer, not one per tower;
+* data-dependent init runs on every tower with `tf1_wn.build_towers`: each
+  tower takes the statistics of its slice of the init batch, they are
+  pooled, and g and bias are set as one init over the whole batch would
+  set them (one init op per layer, not one per tower);
 * every tower computes gradients on its slice of the batch; the averaged
   gradients are applied once.
 
@@ -66,10 +68,12 @@ def main():
     x_init = tf.placeholder(tf.float32, [None, 8, 8, 1])
     optimizer = tf.train.AdamOptimizer(3e-3)
 
-    # Data init on the first device only; this first call creates the
-    # variables.
-    with tf.device("/cpu:0"), tf.name_scope("data_init"):
-        net(x_init, init=True)
+    # Data init over every tower, statistics pooled; the first tower's call
+    # creates the variables.
+    with tf.name_scope("data_init"):
+        tf1_wn.build_towers(lambda part: net(part, init=True),
+                            tf.split(x_init, args.towers),
+                            devices=[f"/cpu:{i}" for i in range(args.towers)])
 
     tower_grads, tower_losses = [], []
     for i, (xs, ys) in enumerate(zip(tf.split(x, args.towers),
@@ -99,6 +103,7 @@ def main():
         print("devices:", ", ".join(d.name.split("device:")[-1]
                                     for d in sess.list_devices()))
         sess.run(tf.global_variables_initializer())
+        # The init batch must split evenly over the towers.
         sess.run(tf1_wn.init_op(), {
                  x_init: images[rng.permutation(len(images))[:256]]})
 

@@ -32,6 +32,8 @@ ARGS = {
     "lasagne_gan_port.py": ["--epochs", "4"],
     "pixelcnn_port.py": ["--steps", "20"],
 }
+# Run by their own tests: distributed_training.py starts a cluster of
+# processes (tests/distributed/test_cluster.py).
 # Examples written alongside (checked for a clean exit only), when present.
 OTHERS = ["sequence_classifier.py",
           "ws_groupnorm_resnet.py", "lasagne_port.py"]

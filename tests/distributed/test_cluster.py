@@ -189,4 +189,6 @@ def test_pooled_init_once_and_restarts(cluster, tmp_path):
         process.wait_for(_done, "end of training")
     final = _checkpoint(run_dir)
     assert final["global_step"] >= 60
+    for log in tmp_path.glob("*.log"):   # quiet, as every example
+        assert "WARNING:tensorflow" not in log.read_text(), log
     assert np.abs(final["net/hidden1/g"] - values["net/hidden1/g"]).max() > 0
