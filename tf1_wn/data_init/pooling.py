@@ -15,12 +15,12 @@ from tf1_wn.data_init import towers
 from tf1_wn._tf import tf
 
 
-def moments_pool(key, colocate_with):
+def moments_pool(key, place_with):
     """The `pool` argument of `normalization.data_init_statistics`.
 
     Args:
       key: the layer's key, its gain variable's op name.
-      colocate_with: the gain variable (pooled ops are placed with it).
+      place_with: the gain variable (pooled ops are placed with it).
 
     Returns:
       None outside towers and replicated init; else a callable mapping
@@ -41,7 +41,7 @@ def moments_pool(key, colocate_with):
             return across_workers(count, mean, m2)
 
         def pool_towers(parts):
-            with tf.colocate_with(colocate_with), tf.name_scope("pooled"):
+            with tf.device(place_with.device), tf.name_scope("pooled"):
                 return across_workers(*normalization.pooled_moments(parts))
         return tower.pool(key, (count, mean, m2), pool_towers)
     return pool
