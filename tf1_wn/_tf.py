@@ -17,10 +17,4 @@ except ImportError as error:  # pragma: no cover - exercised without TF only
 tf = _tensorflow.compat.v1
 TF_VERSION = _tensorflow.__version__
 
-
-def gpu_visible():
-    """Whether TensorFlow sees a GPU (which decides the CPU-only paths)."""
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-__all__ = ["tf", "TF_VERSION", "gpu_visible"]
+__all__ = ["tf", "TF_VERSION"]

@@ -17,7 +17,8 @@ import numpy as np
 
 from tf1_wn import kernel_kinds
 from tf1_wn import validation
-from tf1_wn._tf import gpu_visible, tf
+from tf1_wn import placement
+from tf1_wn._tf import tf
 
 _CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 _CHANNELS_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
@@ -141,13 +142,14 @@ class _Spatial:
                 f"{inputs.name}. Use padding='SAME' or a smaller kernel.")
 
     def apply(self, inputs, kernel):
-        """Applies the kernel; channels-first without a GPU is transposed.
+        """Applies the kernel; channels-first on the CPU is transposed.
 
         TensorFlow's CPU kernels compute some channels-first forward ops but
         none of their gradients (and no channels-first depthwise conv), so
-        without a visible GPU the op runs channels-last between transposes.
+        a layer placed on the CPU (`placement.runs_on_gpu` False) runs
+        channels-last between transposes; a GPU-placed one runs as given.
         """
-        if self.channels_first and not gpu_visible():
+        if self.channels_first and not placement.runs_on_gpu():
             n = self.n_spatial
             to_last = [0] + list(range(2, n + 2)) + [1]
             to_first = [0, n + 1] + list(range(1, n + 1))
@@ -203,13 +205,23 @@ class Conv(_Spatial):
 
     def _apply(self, inputs, kernel, channels_first):
         inputs, padding = self._pad_explicitly(inputs, channels_first)
-        if self.n_spatial == 2 and self.dilation_rate == (1, 1):
-            # tf.nn.convolution's wrapper is slow to build; it is needed
-            # for dilation (space-to-batch on the CPU).
-            return tf.nn.conv2d(
-                inputs, kernel, self._per_dimension(
-                    self.strides, channels_first, 1), padding,
-                data_format=self._layout(channels_first)[0])
+        dilated = max(self.dilation_rate) > 1
+        if (self.n_spatial == 2 and not dilated) or (
+                dilated and placement.runs_on_gpu()):
+            # The op itself, with its own dilations on a GPU.  On the CPU
+            # TensorFlow has no dilated conv gradients, and only
+            # tf.nn.convolution's space-to-batch computes them (its
+            # wrapper is also slow to build, so undilated 2-D convs skip it).
+            data_format = self._layout(channels_first)[0]
+            if self.n_spatial == 1:
+                return tf.nn.conv1d(
+                    inputs, kernel, self.strides[0], padding,
+                    data_format=data_format, dilations=self.dilation_rate[0])
+            op = tf.nn.conv2d if self.n_spatial == 2 else tf.nn.conv3d
+            return op(inputs, kernel, self._per_dimension(
+                self.strides, channels_first, 1), padding,
+                data_format=data_format, dilations=self._per_dimension(
+                    self.dilation_rate, channels_first, 1))
         return tf.nn.convolution(
             inputs, kernel, padding=padding, strides=self.strides,
             dilation_rate=self.dilation_rate,

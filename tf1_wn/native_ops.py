@@ -20,19 +20,26 @@ about 20 s on two cores.  ``tf1-wn build-native`` builds it ahead of time
 
 The mode, ``$TF1_WN_NATIVE_OPS`` or `set_mode`:
 
-* ``'auto'`` (default): use the kernels when they build and no GPU is
-  visible; otherwise warn once (build failure) and use composed ops.
+* ``'auto'`` (default): CPU-placed layers use the kernels when they build;
+  a failed build warns once and they use composed ops.
 * ``'on'``: as auto, but a failed build raises `NativeOpsError`.
 * ``'off'``: composed TensorFlow ops only.
 
+In every mode, layers placed on a GPU use composed ops (the kernels are
+CPU-only).  The decision is per layer, from the device its ops are placed
+on (`tf1_wn.placement`), not per process: a CPU tower in a GPU process
+uses the kernels, and a graph built for ``/GPU:0`` on a CPU host has none.
+
 Both paths compute the same formulas (to float rounding) on the same
 variables, so checkpoints move freely between them.  What the native path
-changes: every process that runs a graph with its ops
+changes: every process that runs or imports a graph with its ops
 (``Tf1WnStandardizeWeight``, ``Tf1WnNormalizeWeight``) must have loaded the
-library - in TF's distributed runtime call `library()` in each worker and
-parameter server before starting its ``tf.train.Server``; a process that
-imports such a graph calls `library()` first; TensorFlow Serving does not
-know the ops - build export graphs with ``TF1_WN_NATIVE_OPS=off``.  Second
+library.  Call `load()` (whatever the mode and the devices) in each worker
+and parameter server of TF's distributed runtime before starting its
+``tf.train.Server``, and before ``tf.train.import_meta_graph`` of such a
+graph (on a GPU host too: the graph's CPU-placed ops need the kernels).
+TensorFlow Serving does not know the ops - build export graphs with
+``TF1_WN_NATIVE_OPS=off``.  Second
 derivatives through the native gradients are not defined (gradient
 penalties on the inputs, which only need first derivatives of the
 normalization, work).
@@ -52,7 +59,8 @@ import sys
 import threading
 import warnings
 
-from tf1_wn._tf import TF_VERSION, gpu_visible, tf
+from tf1_wn import placement
+from tf1_wn._tf import TF_VERSION, tf
 from tf1_wn.errors import NativeOpsError
 from tf1_wn.processes import pid_alive
 
@@ -365,19 +373,38 @@ def _load():
         return _state["library"], _state["error"]
 
 
-def library():
-    """The loaded native library, or None if the composed ops should run.
+def load():
+    """Builds (if needed) and loads the library, whatever the mode and the
+    devices: what a process importing or serving a graph with the native
+    ops needs (a parameter server, a GPU host importing a MetaGraph built
+    on a CPU host).
 
     Returns:
-      The op module, or None when the mode is ``'off'``, a GPU is visible
-      (the kernels are CPU-only), or (mode ``'auto'``) the build failed.
+      The op module.
+
+    Raises:
+      NativeOpsError: the library cannot be built or loaded.
+    """
+    loaded, error = _load()
+    if loaded is None:
+        raise NativeOpsError(
+            f"tf1_wn native ops unavailable: {error}") from error
+    return loaded
+
+
+def library():
+    """The library for building CPU-placed layers, or None for composed ops.
+
+    Returns:
+      The op module, or None when the mode is ``'off'`` or (mode
+      ``'auto'``) the build failed.
 
     Raises:
       NativeOpsError: mode ``'on'`` and the library cannot be built or
         loaded.
     """
     mode = get_mode()
-    if mode == "off" or gpu_visible():
+    if mode == "off":
         return None
     loaded, error = _load()
     if loaded is not None:
@@ -414,7 +441,8 @@ def kernel_layout(shape, reduce_axes):
 
     Returns:
       A `KernelLayout`, or None where the composed ops run: a shape not
-      fully known, kept axes that are not adjacent, or `library()` None.
+      fully known, kept axes that are not adjacent, mode ``'off'``, an op
+      placed on a GPU here (`placement.runs_on_gpu`), or `library()` None.
 
     Raises:
       NativeOpsError: as `library()`.
@@ -427,6 +455,8 @@ def kernel_layout(shape, reduce_axes):
     reduced = {axis % rank for axis in reduce_axes}
     kept = [axis for axis in range(rank) if axis not in reduced]
     if not kept or kept[-1] - kept[0] + 1 != len(kept):
+        return None
+    if get_mode() == "off" or placement.runs_on_gpu():
         return None
     loaded = library()
     if loaded is None:

@@ -1,8 +1,29 @@
 """Small shared helpers: the default float dtype (Theano's floatX), identity
-sets and the variable test.  Nothing here knows about layers; argument checks
-are the core's (`tf1_wn.validation`)."""
+sets, the variable test and the NCHW op runner.  Nothing here knows about
+layers; argument checks are the core's (`tf1_wn.validation`)."""
+from tf1_wn import placement
 from tf1_wn import validation
 from tf1_wn._tf import tf
+
+
+def per_axis(data_format, spatial, fill):
+    """`spatial` values spread over a 4-D `data_format`'s axes."""
+    if data_format == "NCHW":
+        return [fill, fill] + list(spatial)
+    return [fill] + list(spatial) + [fill]
+
+
+def run_nchw(x, build):
+    """``build(x, data_format)`` on an NCHW `x`, returning NCHW.
+
+    A layer placed on a GPU runs the op in NCHW as given.  TensorFlow's
+    CPU kernels lack NCHW for several ops and gradients, so elsewhere the
+    op runs in NHWC between two transposes.
+    """
+    if placement.runs_on_gpu():
+        return build(x, "NCHW")
+    out = build(tf.transpose(x, [0, 2, 3, 1]), "NHWC")
+    return tf.transpose(out, [0, 3, 1, 2])
 
 _FLOATX = {"dtype": tf.float32}
 

@@ -5,12 +5,14 @@
 TF's ``padding='SAME'`` pads asymmetrically when the total padding is odd
 (e.g. stride 2 on an even size), Lasagne/Theano pad symmetrically; the layers
 below always pass explicit per-side padding so the numbers match Lasagne.
-Internally the ops run in NHWC (TF's CPU kernels do not support NCHW for
-every dtype) between two transposes.
+The ops run in NCHW on GPU-placed layers and in NHWC between two
+transposes elsewhere (TF's CPU kernels lack NCHW for several ops and
+gradients).
 """
 from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne import init, nonlinearities
+from tf1_wn.compat.lasagne._graph import per_axis, run_nchw
 from tf1_wn.compat.lasagne.base import Layer
 from tf1_wn.compat.lasagne.dense import _nonlinearity
 
@@ -138,12 +140,14 @@ class BaseConvLayer(Layer):
             x = tf.expand_dims(x, 2)
             W = tf.expand_dims(W, 2)
             stride, pad = (1,) + stride, (0,) + pad
-        x = tf.transpose(x, [0, 2, 3, 1])
         kernel = _flip_to_hwio(W, 2, self.flip_filters)
-        padding = [[0, 0]] + [[p, p] for p in pad] + [[0, 0]]
-        out = tf.nn.conv2d(x, kernel, strides=[1] + list(stride) + [1],
-                           padding=padding)
-        out = tf.transpose(out, [0, 3, 1, 2])
+
+        def conv(x, data_format):
+            return tf.nn.conv2d(
+                x, kernel, strides=per_axis(data_format, stride, 1),
+                padding=per_axis(data_format, [[p, p] for p in pad], [0, 0]),
+                data_format=data_format)
+        out = run_nchw(x, conv)
         if n == 1:
             out = tf.squeeze(out, [2])
         return out
@@ -281,14 +285,17 @@ class Deconv2DLayer(Layer):
         # W is the (out=C_in, in=C_out) kernel of the forward conv; flipped
         # and transposed it is conv2d_transpose's [kh, kw, C_out, C_in].
         kernel = _flip_to_hwio(self.W, 2, True)
-        x = tf.transpose(input, [0, 2, 3, 1])
-        out_shape = tf.stack([tf.shape(x)[0], self.target_shape[2],
-                              self.target_shape[3], self.target_shape[1]])
-        padding = [[0, 0]] + [[p, p] for p in self.pad] + [[0, 0]]
-        out = tf.nn.conv2d_transpose(x, kernel, out_shape,
-                                     strides=[1] + list(self.stride) + [1],
-                                     padding=padding)
-        out = tf.transpose(out, [0, 3, 1, 2])
+
+        def deconv(x, data_format):
+            batch = tf.shape(x)[0]
+            out_shape = tf.stack([batch] + per_axis(
+                data_format, self.target_shape[2:], self.target_shape[1])[1:])
+            return tf.nn.conv2d_transpose(
+                x, kernel, out_shape,
+                strides=per_axis(data_format, self.stride, 1),
+                padding=per_axis(data_format, [[p, p] for p in self.pad],
+                                 [0, 0]), data_format=data_format)
+        out = run_nchw(input, deconv)
         if self.b is not None:
             out = out + tf.reshape(self.b, [1, -1, 1, 1])
         return self.nonlinearity(out)

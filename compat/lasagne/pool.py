@@ -1,9 +1,11 @@
 """2-D pooling over NCHW activations: `Pool2DLayer` and `MaxPool2DLayer`,
 as ``lasagne.layers.pool`` with ``ignore_border=True`` and no padding (the
 settings of the ported models; the others raise instead of computing
-something else).  Runs in NHWC between two transposes, like the convs."""
+something else).  Runs in NCHW on GPU-placed layers, elsewhere in NHWC
+between two transposes, like the convs."""
 from tf1_wn import validation
 from tf1_wn._tf import tf
+from tf1_wn.compat.lasagne._graph import per_axis, run_nchw
 from tf1_wn.compat.lasagne.base import Layer
 
 POOL_MODES = ("max", "average_inc_pad", "average_exc_pad")
@@ -69,11 +71,13 @@ class Pool2DLayer(Layer):
                                               self.pool_size, self.stride))
 
     def get_output_for(self, input, **kwargs):
-        nhwc = tf.transpose(input, [0, 2, 3, 1])
         pool = tf.nn.max_pool2d if self.mode == "max" else tf.nn.avg_pool2d
-        pooled = pool(nhwc, ksize=list(self.pool_size),
-                      strides=list(self.stride), padding="VALID")
-        return tf.transpose(pooled, [0, 3, 1, 2])
+
+        def pooled(x, data_format):
+            return pool(x, ksize=per_axis(data_format, self.pool_size, 1),
+                        strides=per_axis(data_format, self.stride, 1),
+                        padding="VALID", data_format=data_format)
+        return run_nchw(input, pooled)
 
 
 class MaxPool2DLayer(Pool2DLayer):
