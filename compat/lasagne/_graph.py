@@ -25,6 +25,7 @@ def run_nchw(x, build):
     out = build(tf.transpose(x, [0, 2, 3, 1]), "NHWC")
     return tf.transpose(out, [0, 3, 1, 2])
 
+
 _FLOATX = {"dtype": tf.float32}
 
 #: Theano has no bfloat16, so neither has the mirror.
