@@ -19,6 +19,15 @@ SLIM_ARGS = """
         aliased by the layer's scope name
         (``tf_slim.utils.convert_collection_to_dict`` works on them)."""
 
+VARIABLE_DTYPE_ARG = """
+      variable_dtype: dtype of the layer's variables; default the inputs'
+        dtype.  Give ``tf.float32`` for float16 / bfloat16 inputs (float32
+        master weights, as Keras mixed precision keeps): the weight is
+        computed in float32 and cast to the inputs' dtype, and the
+        optimizer updates float32 variables (float16 Adam with its default
+        epsilon, and bfloat16 Adam, which has no GPU kernel, do not
+        train)."""
+
 INIT_ARG = """\
       init: data-dependent init mode.  The output is computed from v alone,
         normalized to per-channel mean 0 and std `init_scale` on this
@@ -48,7 +57,7 @@ WEIGHT_NORM_ARGS = ("""\
         the layer computes with, so a converted model keeps the plain
         model's penalty (L2 on it equals L2 on g); its loss is added to
         REGULARIZATION_LOSSES once, on the layer's first build."""
-                    + SLIM_ARGS)
+                    + SLIM_ARGS + VARIABLE_DTYPE_ARG)
 
 SCOPE_ARGS = """\
       scope: variable scope (a string or a VariableScope).  None opens a
@@ -87,7 +96,7 @@ WEIGHT_STD_ARGS = ("""\
         ``weights_regularizer``): the standardized weight has fixed
         per-channel moments, so a penalty on it would be constant; weight
         decay on the raw kernel is what standardized networks train with."""
-                   + SLIM_ARGS)
+                   + SLIM_ARGS + VARIABLE_DTYPE_ARG)
 
 WEIGHT_STD_RAISES = """\
     Raises:
@@ -120,7 +129,10 @@ CELL_ARGS = """\
       ema: optional `tf.compat.v1.train.ExponentialMovingAverage`: the cell
         computes with the averages of v, g and bias (the averaged test
         model).  Give it the trained cell's `name`, so it reuses that
-        cell's variables, and build it after ``ema.apply``."""
+        cell's variables, and build it after ``ema.apply``.
+      variable_dtype: dtype of the variables; default the inputs' dtype.
+        ``tf.float32`` for float16 / bfloat16 inputs keeps float32 master
+        weights: kernels are normalized in float32 and cast."""
 
 CELL_RAISES = """\
     Raises:

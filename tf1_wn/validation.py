@@ -58,6 +58,26 @@ def check_float_tensor(name, value):
     return tensor
 
 
+def float_dtype_or_none(name, value):
+    """`value` as a float `tf.DType`, or None.
+
+    Raises:
+      TypeError: anything that is not one of `FLOAT_DTYPES` (or their
+        names / NumPy dtypes).
+    """
+    if value is None:
+        return None
+    try:
+        dtype = tf.as_dtype(value).base_dtype
+    except TypeError:
+        dtype = None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"`{name}` must be one of {dtype_names()} or None, got "
+            f"{value!r}.")
+    return dtype
+
+
 def check_callable(name, value, example="tf.nn.relu", allow_none=True):
     """Checks `value` is callable (or None when `allow_none`).
 

@@ -17,7 +17,8 @@ def _unit_projection(x, v):
 
 def _check_moments(t, scale=1.0):
     np.testing.assert_allclose(t.mean(0), 0, atol=1e-9)
-    np.testing.assert_allclose(t.std(0), scale, rtol=1e-6)
+    # std = scale / sqrt(1 + DATA_INIT_EPS / var): 1e-6 off for var 0.005
+    np.testing.assert_allclose(t.std(0), scale, rtol=1e-5)
 
 
 def _values(sess, cell):

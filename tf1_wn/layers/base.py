@@ -116,6 +116,14 @@ def averaged(ema, variable):
     return variable
 
 
+def compute_cast(tensor, like):
+    """`tensor` in `like`'s dtype (float32 master weights used by a
+    float16 / bfloat16 layer); None stays None."""
+    if tensor is None or tensor.dtype.base_dtype == like.dtype.base_dtype:
+        return tensor
+    return tf.cast(tensor, like.dtype.base_dtype)
+
+
 def bias_add(outputs, bias, channels_first):
     """Adds a per-channel `bias` (a no-op for None)."""
     if bias is None:

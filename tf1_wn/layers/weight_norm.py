@@ -43,7 +43,8 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
                             g_initializer=None, trainable=True,
                             kernel_regularizer=None, bias_regularizer=None,
                             variables_collections=None,
-                            outputs_collections=None, scope=None,
+                            outputs_collections=None,
+                            variable_dtype=None, scope=None,
                             reuse=AUTO_REUSE, variable_names=None):
     """Creates (or reuses) v, g, bias and applies the layer.
 
@@ -54,8 +55,8 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
       activation, use_bias, init, init_scale, trainable_g, ema, eps,
       kernel_initializer, bias_initializer, g_initializer, trainable,
       kernel_regularizer, bias_regularizer, variables_collections,
-      outputs_collections, scope, reuse: as the functional layers
-        (`tf1_wn.dense`).
+      outputs_collections, variable_dtype, scope, reuse: as the functional
+        layers (`tf1_wn.dense`).
       variable_names: ``(direction, gain, bias)`` names instead of
         ``('v', 'g', 'bias')`` (ports whose checkpoints name them
         otherwise, e.g. pixel-cnn's ``('V', 'g', 'b')``).
@@ -76,6 +77,8 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
     slim_conventions.check_options(
         trainable, kernel_regularizer, bias_regularizer,
         variables_collections, outputs_collections)
+    variable_dtype = validation.float_dtype_or_none(
+        "variable_dtype", variable_dtype) or inputs.dtype.base_dtype
     if init and ema is not None:
         raise ValueError(
             "`init=True` cannot be combined with `ema`: data init sets the "
@@ -85,7 +88,7 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
         names.DIRECTION, names.GAIN, names.BIAS)
     with base.layer_scope(scope, geometry.default_name, reuse):
         variables = WeightNormVariables(*base.make_variables(
-            geometry, in_channels, inputs.dtype.base_dtype, [
+            geometry, in_channels, variable_dtype, [
                 base.kernel_spec(direction, kernel_initializer),
                 base.channel_spec(gain, g_initializer,
                                   tf.ones_initializer(),
@@ -106,9 +109,9 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
             v, g, bias = variables
             if ema is not None:
                 v, g, bias = (base.averaged(ema, var) for var in variables)
-            outputs = base.bias_add(
-                _normalized_forward(geometry, inputs, v, g, eps), bias,
-                geometry.channel_axis == 1)
+            outputs = _normalized_forward(geometry, inputs, v, g, eps)
+            outputs = base.bias_add(outputs, base.compute_cast(bias, outputs),
+                                    geometry.channel_axis == 1)
         if activation is not None:
             outputs = activation(outputs)
         outputs = slim_conventions.collect_outputs(
@@ -118,13 +121,16 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
 
 def _normalized_forward(geometry, inputs, v, g, eps):
     """``op(inputs, g * v / ||v||)``, scaling the cheaper of kernel and
-    output (the op is linear, so both give the same values)."""
-    if (v.dtype.base_dtype in (tf.float32, tf.float64)
+    output (the op is linear, so both give the same values).  Variables of
+    another dtype than `inputs` (float32 master weights) are normalized in
+    theirs and the kernel cast."""
+    if (v.dtype.base_dtype == inputs.dtype.base_dtype
+            and v.dtype.base_dtype in (tf.float32, tf.float64)
             and geometry.prefers_output_scaling(inputs)):
         scale = normalization.channel_scale(v, g, geometry.reduce_axes, eps)
         return geometry.apply(inputs, v) * tf.reshape(scale, [-1])
     kernel = normalization.normalize_weight(v, g, geometry.reduce_axes, eps)
-    return geometry.apply(inputs, kernel)
+    return geometry.apply(inputs, base.compute_cast(kernel, inputs))
 
 
 def _data_init_forward(geometry, inputs, variables, init_scale, eps):
@@ -137,7 +143,7 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
     """
     unit_kernel = normalization.normalize_weight(
         variables.v, None, geometry.reduce_axes, eps)
-    t = geometry.apply(inputs, unit_kernel)
+    t = geometry.apply(inputs, base.compute_cast(unit_kernel, inputs))
     key = variables.g.op.name
     g_value, bias_value, initialized = normalization.data_init_statistics(
         t, geometry.channel_axis, init_scale,
@@ -161,7 +167,8 @@ _COMMON_ARGUMENTS = (
     "activation", "use_bias", "init", "init_scale", "trainable_g", "ema",
     "eps", "kernel_initializer", "bias_initializer", "g_initializer",
     "trainable", "kernel_regularizer", "bias_regularizer",
-    "variables_collections", "outputs_collections", "scope", "reuse")
+    "variables_collections", "outputs_collections", "variable_dtype",
+    "scope", "reuse")
 
 
 def _build(geometry, what, arguments):
@@ -180,7 +187,7 @@ def dense(inputs, units, activation=None, use_bias=True, init=False,
           kernel_initializer=None, bias_initializer=None, g_initializer=None,
           trainable=True, kernel_regularizer=None, bias_regularizer=None,
           variables_collections=None, outputs_collections=None,
-          scope=None, reuse=AUTO_REUSE):
+          variable_dtype=None, scope=None, reuse=AUTO_REUSE):
     """Weight-normalized fully connected layer over the last axis.
 
     v is ``[in, units]``, normalized over axis 0.
@@ -208,7 +215,7 @@ def nin(inputs, units, activation=None, use_bias=True, init=False,
         kernel_initializer=None, bias_initializer=None, g_initializer=None,
         trainable=True, kernel_regularizer=None, bias_regularizer=None,
         variables_collections=None, outputs_collections=None,
-        scope=None, reuse=AUTO_REUSE):
+        variable_dtype=None, scope=None, reuse=AUTO_REUSE):
     """Network-in-network layer: a 1x1 dense over the last axis.
 
     Same computation as `dense`, for channels-last feature maps of any rank
@@ -246,7 +253,8 @@ def conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
            g_initializer=None,
            trainable=True, kernel_regularizer=None,
            bias_regularizer=None, variables_collections=None,
-           outputs_collections=None, scope=None, reuse=AUTO_REUSE):
+           outputs_collections=None,
+           variable_dtype=None, scope=None, reuse=AUTO_REUSE):
     """Weight-normalized 1-D convolution; v is ``[k, in, filters]``.
 
     Args:
@@ -279,7 +287,7 @@ def conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
            bias_initializer=None, g_initializer=None,
            trainable=True, kernel_regularizer=None,
            bias_regularizer=None, variables_collections=None,
-           outputs_collections=None, scope=None,
+           outputs_collections=None, variable_dtype=None, scope=None,
            reuse=AUTO_REUSE):
     """Weight-normalized 2-D convolution; v is ``[kh, kw, in, filters]``.
 
@@ -314,7 +322,7 @@ def conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
            bias_initializer=None, g_initializer=None,
            trainable=True, kernel_regularizer=None,
            bias_regularizer=None, variables_collections=None,
-           outputs_collections=None, scope=None,
+           outputs_collections=None, variable_dtype=None, scope=None,
            reuse=AUTO_REUSE):
     """Weight-normalized 3-D convolution; v is ``[kd, kh, kw, in, filters]``.
 
@@ -348,7 +356,7 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=1, padding="SAME",
                      trainable=True, kernel_regularizer=None,
                      bias_regularizer=None, variables_collections=None,
                      outputs_collections=None, output_padding=None,
-                     scope=None,
+                     variable_dtype=None, scope=None,
                      reuse=AUTO_REUSE):
     """Weight-normalized transposed 2-D convolution.
 
@@ -395,7 +403,7 @@ def depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
                      bias_initializer=None, g_initializer=None,
                      trainable=True, kernel_regularizer=None,
                      bias_regularizer=None, variables_collections=None,
-                     outputs_collections=None, scope=None,
+                     outputs_collections=None, variable_dtype=None, scope=None,
                      reuse=AUTO_REUSE):
     """Weight-normalized depthwise 2-D convolution.
 
@@ -438,7 +446,8 @@ class _WeightNormLayer(base.LayerObject):
                  kernel_initializer=None, bias_initializer=None,
                  g_initializer=None, trainable=True, kernel_regularizer=None,
                  bias_regularizer=None, variables_collections=None,
-                 outputs_collections=None, name=None):
+                 outputs_collections=None, variable_dtype=None,
+                 name=None):
         super().__init__(geometry, dict(
             activation=activation, use_bias=use_bias,
             init_scale=validation.positive_number("init_scale", init_scale),
@@ -446,6 +455,8 @@ class _WeightNormLayer(base.LayerObject):
             eps=validation.non_negative_number("eps", eps),
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer, g_initializer=g_initializer,
+            variable_dtype=validation.float_dtype_or_none(
+                "variable_dtype", variable_dtype),
             **slim_conventions.check_options(
                 trainable, kernel_regularizer, bias_regularizer,
                 variables_collections, outputs_collections)),

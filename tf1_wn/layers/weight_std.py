@@ -20,6 +20,7 @@ from tf_slim.ops.arg_scope import add_arg_scope
 from tf1_wn import geometry as geometry_lib
 from tf1_wn import kernel_kinds
 from tf1_wn import standardization
+from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
@@ -40,7 +41,8 @@ def build_weight_standardized_layer(
         unbiased=None, ema=None, kernel_initializer=None,
         bias_initializer=None, gain_initializer=None, trainable=True,
         kernel_regularizer=None, bias_regularizer=None,
-        variables_collections=None, outputs_collections=None, scope=None,
+        variables_collections=None, outputs_collections=None,
+        variable_dtype=None, scope=None,
         reuse=AUTO_REUSE):
     """Creates (or reuses) kernel, gain, bias and applies the layer.
 
@@ -51,8 +53,8 @@ def build_weight_standardized_layer(
       activation, use_bias, gain, variant, eps, eps_placement, unbiased,
       ema, kernel_initializer, bias_initializer, gain_initializer,
       trainable, kernel_regularizer, bias_regularizer,
-      variables_collections, outputs_collections, scope, reuse: as the
-        functional layers (`tf1_wn.ws_conv2d`).
+      variables_collections, outputs_collections, variable_dtype, scope,
+      reuse: as the functional layers (`tf1_wn.ws_conv2d`).
 
     Returns:
       ``(outputs, WeightStandardizedVariables)``.
@@ -70,9 +72,11 @@ def build_weight_standardized_layer(
     slim_conventions.check_options(
         trainable, kernel_regularizer, bias_regularizer,
         variables_collections, outputs_collections)
+    variable_dtype = validation.float_dtype_or_none(
+        "variable_dtype", variable_dtype) or inputs.dtype.base_dtype
     with base.layer_scope(scope, geometry.default_name, reuse):
         variables = WeightStandardizedVariables(*base.make_variables(
-            geometry, in_channels, inputs.dtype.base_dtype, [
+            geometry, in_channels, variable_dtype, [
                 base.kernel_spec(names.WS_KERNEL, kernel_initializer,
                                  regularizer=kernel_regularizer),
                 base.channel_spec(names.WS_GAIN, gain_initializer,
@@ -87,7 +91,8 @@ def build_weight_standardized_layer(
                                       for var in variables)
         weight = standardization.standardize_weight(
             kernel, geometry.reduce_axes, gain_var, config)
-        outputs = base.bias_add(geometry.apply(inputs, weight), bias,
+        outputs = geometry.apply(inputs, base.compute_cast(weight, inputs))
+        outputs = base.bias_add(outputs, base.compute_cast(bias, outputs),
                                 geometry.channel_axis == 1)
         if activation is not None:
             outputs = activation(outputs)
@@ -100,7 +105,8 @@ _COMMON_ARGUMENTS = (
     "activation", "use_bias", "gain", "variant", "eps", "eps_placement",
     "unbiased", "ema", "kernel_initializer", "bias_initializer",
     "gain_initializer", "trainable", "kernel_regularizer", "bias_regularizer",
-    "variables_collections", "outputs_collections", "scope", "reuse")
+    "variables_collections", "outputs_collections", "variable_dtype",
+    "scope", "reuse")
 
 
 def _common(arguments):
@@ -127,7 +133,8 @@ def ws_conv1d(inputs, filters, kernel_size, strides=1, padding="SAME",
               gain_initializer=None,
               trainable=True, kernel_regularizer=None,
               bias_regularizer=None, variables_collections=None,
-              outputs_collections=None, scope=None, reuse=AUTO_REUSE):
+              outputs_collections=None,
+              variable_dtype=None, scope=None, reuse=AUTO_REUSE):
     """Weight-standardized 1-D convolution; kernel ``[k, in, filters]``.
 
     Args:
@@ -159,7 +166,8 @@ def ws_conv2d(inputs, filters, kernel_size, strides=1, padding="SAME",
               gain_initializer=None,
               trainable=True, kernel_regularizer=None,
               bias_regularizer=None, variables_collections=None,
-              outputs_collections=None, scope=None, reuse=AUTO_REUSE):
+              outputs_collections=None,
+              variable_dtype=None, scope=None, reuse=AUTO_REUSE):
     """Weight-standardized 2-D convolution; kernel ``[kh, kw, in, filters]``.
 
     Args:
@@ -192,7 +200,8 @@ def ws_conv3d(inputs, filters, kernel_size, strides=1, padding="SAME",
               gain_initializer=None,
               trainable=True, kernel_regularizer=None,
               bias_regularizer=None, variables_collections=None,
-              outputs_collections=None, scope=None, reuse=AUTO_REUSE):
+              outputs_collections=None,
+              variable_dtype=None, scope=None, reuse=AUTO_REUSE):
     """Weight-standardized 3-D convolution; kernel
     ``[kd, kh, kw, in, filters]``.
 
@@ -225,7 +234,7 @@ def ws_conv2d_transpose(inputs, filters, kernel_size, strides=1,
                         trainable=True, kernel_regularizer=None,
                         bias_regularizer=None, variables_collections=None,
                         outputs_collections=None, output_padding=None,
-                        scope=None,
+                        variable_dtype=None, scope=None,
                         reuse=AUTO_REUSE):
     """Weight-standardized transposed 2-D convolution.
 
@@ -272,7 +281,8 @@ def ws_depthwise_conv2d(inputs, kernel_size, depth_multiplier=1, strides=1,
                         bias_initializer=None, gain_initializer=None,
                         trainable=True, kernel_regularizer=None,
                         bias_regularizer=None, variables_collections=None,
-                        outputs_collections=None, scope=None,
+                        outputs_collections=None,
+                        variable_dtype=None, scope=None,
                         reuse=AUTO_REUSE):
     """Weight-standardized depthwise 2-D convolution.
 
@@ -317,7 +327,8 @@ class _WeightStandardizedLayer(base.LayerObject):
                  bias_initializer=None, gain_initializer=None,
                  trainable=True, kernel_regularizer=None,
                  bias_regularizer=None, variables_collections=None,
-                 outputs_collections=None, name=None):
+                 outputs_collections=None, variable_dtype=None,
+                 name=None):
         config = kernel_kinds.resolve_ws_variant(
             variant, eps, eps_placement, unbiased)
         super().__init__(geometry, dict(
@@ -327,6 +338,8 @@ class _WeightStandardizedLayer(base.LayerObject):
             ema=ema, kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
             gain_initializer=gain_initializer,
+            variable_dtype=validation.float_dtype_or_none(
+                "variable_dtype", variable_dtype),
             **slim_conventions.check_options(
                 trainable, kernel_regularizer, bias_regularizer,
                 variables_collections, outputs_collections)), name=name)

@@ -100,7 +100,7 @@ class WeightNormCellBase:
     def __init__(self, num_units, activation=None, kernel_initializer=None,
                  recurrent_initializer=None, bias_initializer=None,
                  trainable_g=True, eps=normalization.DEFAULT_EPS, name=None,
-                 dtype=None, ema=None):
+                 dtype=None, ema=None, variable_dtype=None):
         self._num_units = validation.positive_int("num_units", num_units)
         self._activation = validation.check_callable(
             "activation", activation, example="tf.tanh") or tf.tanh
@@ -122,6 +122,8 @@ class WeightNormCellBase:
                 "`ema` must be a tf.compat.v1.train.ExponentialMovingAverage "
                 f"or None, got {type(ema).__name__}.")
         self._ema = ema
+        self._variable_dtype = validation.float_dtype_or_none(
+            "variable_dtype", variable_dtype)
         # One build per graph: a cell object can be used in several graphs.
         self._built = weakref.WeakKeyDictionary()
 
@@ -270,14 +272,15 @@ class WeightNormCellBase:
                         graph, self._default_name))
             with var_scope as captured:
                 projections = {
-                    spec.prefix: self._make_projection(spec, input_depth,
-                                                       dtype)
+                    spec.prefix: self._make_projection(
+                        spec, input_depth, self._variable_dtype or dtype,
+                        dtype)
                     for spec in self._projection_specs()}
         built = _Built(captured.name, input_depth, dtype, projections)
         self._built[graph] = built
         return built
 
-    def _make_projection(self, spec, input_depth, dtype):
+    def _make_projection(self, spec, input_depth, dtype, compute_dtype):
         def direction_and_gain(name, rows, initializer):
             with tf.variable_scope(name) as scope:
                 if initializer is None and scope.initializer is None:
@@ -307,9 +310,11 @@ class WeightNormCellBase:
             projection = Projection(input_v, input_g, recurrent_v,
                                     recurrent_g, bias, None, None)
             if self._ema is None:
-                return self._with_kernel(projection, projection[:5])
+                return self._with_kernel(projection, projection[:5],
+                                         compute_dtype)
             return self._with_kernel(
-                projection, [self._averaged(var) for var in projection[:5]])
+                projection, [self._averaged(var) for var in projection[:5]],
+                compute_dtype)
 
         if spec.prefix:
             with tf.variable_scope(spec.prefix):
@@ -326,10 +331,12 @@ class WeightNormCellBase:
                 "cell's `name` (so it reuses its variables), after "
                 "ema.apply(var_list) with them.") from None
 
-    def _with_kernel(self, projection, values):
+    def _with_kernel(self, projection, values, compute_dtype):
         """`projection` with the kernel and bias a step uses, made from
         `values`: its (input_v, input_g, recurrent_v, recurrent_g, bias)
-        or tensors standing for them (shadows, init values)."""
+        or tensors standing for them (shadows, init values), cast to
+        `compute_dtype` (float32 master weights of a half-precision cell).
+        """
         input_v, input_g, recurrent_v, recurrent_g, bias = values
         with tf.name_scope("normalized_kernel"):
             kernel = tf.concat([
@@ -337,6 +344,9 @@ class WeightNormCellBase:
                                                self._eps),
                 normalization.normalize_weight(recurrent_v, recurrent_g, [0],
                                                self._eps)], axis=0)
+        if kernel.dtype != compute_dtype:
+            kernel = tf.cast(kernel, compute_dtype)
+            bias = tf.cast(bias, compute_dtype)
         return projection._replace(kernel=kernel, bias_value=bias)
 
     @property
@@ -433,7 +443,7 @@ class WeightNormCellBase:
             for prefix, proj in built.projections.items():
                 unit_kernel = normalization.normalize_weight(
                     proj.input_v, None, [0], self._eps)
-                t = tf.matmul(valid, unit_kernel)
+                t = tf.matmul(valid, tf.cast(unit_kernel, valid.dtype))
                 key = proj.input_g.op.name
                 g_value, bias_value, _ = normalization.data_init_statistics(
                     t, 1, init_scale, layer=built.scope_name,
@@ -456,7 +466,7 @@ class WeightNormCellBase:
                     prefix: self._with_kernel(proj, (
                         proj.input_v, tf.identity(values[prefix][0]),
                         proj.recurrent_v, proj.recurrent_g,
-                        tf.identity(values[prefix][1])))
+                        tf.identity(values[prefix][1])), built.dtype)
                     for prefix, proj in built.projections.items()}
         return op, InitializedCell(self, projections)
 

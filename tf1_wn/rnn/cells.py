@@ -155,13 +155,14 @@ class WeightNormLSTMCell(WeightNormCellBase):
                  activation=None, kernel_initializer=None,
                  recurrent_initializer=None, bias_initializer=None,
                  trainable_g=True, eps=normalization.DEFAULT_EPS, name=None,
-                 dtype=None, ema=None):
+                 dtype=None, ema=None, variable_dtype=None):
         super().__init__(
             num_units, activation=activation,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer, trainable_g=trainable_g,
-            eps=eps, name=name, dtype=dtype, ema=ema)
+            eps=eps, name=name, dtype=dtype, ema=ema,
+            variable_dtype=variable_dtype)
         self._forget_bias = validation.finite_number("forget_bias",
                                                      forget_bias)
         self._state_is_tuple = bool(state_is_tuple)
