@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-legacy-keras lint demo bench bench-ws native clean
+.PHONY: test test-legacy-keras test-gpu-kernels lint demo bench bench-ws native clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -25,17 +25,25 @@ lint: $(LINT_STAMP)
 	$(VENV)/bin/flake8 .
 
 # The legacy-Keras interop tests need tf-keras and TF_USE_LEGACY_KERAS=1 in
-# their own process, so the default run keeps Keras 3.
+# their own process, so the default run keeps Keras 3.  tf-keras requires
+# the full `tensorflow` wheel, so this virtualenv has it (and not
+# tensorflow-cpu beside it): the GPU kernel registry test runs here too.
 LEGACY_VENV ?= .venv-legacy-keras
 LEGACY_STAMP := $(LEGACY_VENV)/.installed
 
 $(LEGACY_STAMP): setup.py
 	$(PYTHON) -m venv $(LEGACY_VENV)
-	$(LEGACY_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[cpu,test,legacy-keras]'
+	$(LEGACY_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,legacy-keras]'
 	touch $(LEGACY_STAMP)
 
 test-legacy-keras: $(LEGACY_STAMP)
 	TF_USE_LEGACY_KERAS=1 $(LEGACY_VENV)/bin/python -m pytest -q -m legacy_keras tests
+
+# Every op of the graphs tf1-wn builds for a GPU has a GPU kernel (the full
+# tensorflow wheel registers them; no GPU needed).  Fails instead of
+# skipping when the kernels are missing.
+test-gpu-kernels: $(LEGACY_STAMP)
+	TF1_WN_REQUIRE_GPU_KERNELS=1 $(LEGACY_VENV)/bin/python -m pytest -q tests/test_gpu_kernels.py
 
 demo: $(STAMP)
 	$(PY) examples/demo.py

@@ -265,8 +265,10 @@ def _checked_moments(t, channel_axis, layer, pool):
     count, mean, m2 = local_moments(t, channel_axis)
     if pool is not None:
         count, mean, m2 = pool(count, mean, m2)
-    nonempty = tf.debugging.assert_positive(
-        count, message=f"{where}: the init batch is empty (a batch of "
+    # log(count) is finite exactly when the batch is not empty: a check
+    # with a GPU kernel (an Assert's string constants have none).
+    nonempty = tf.debugging.check_numerics(
+        tf.math.log(count), f"{where}: the init batch is empty (a batch of "
         "size 0, or every sequence length 0); g and bias are left unchanged")
     with tf.control_dependencies([nonempty]):
         variance = m2 / count
