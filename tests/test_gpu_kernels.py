@@ -84,8 +84,8 @@ def _layers(x, init=False, ema=None):
                            scope="c1")
         h3 = tf1_wn.conv3d(tf.reshape(h, [-1, 6, 6, 36, 4]), 3, 3,
                            scope="c3")
-        flat = tf.concat([tf.reduce_mean(h1, 1), tf.reduce_mean(h3, [1, 2, 3])],
-                         1)
+        flat = tf.concat(
+            [tf.reduce_mean(h1, 1), tf.reduce_mean(h3, [1, 2, 3])], 1)
         return tf1_wn.dense(flat, 5, scope="dense")
 
 
