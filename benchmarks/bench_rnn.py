@@ -3,9 +3,12 @@
 For each of RNN, GRU and LSTM: one Adam training step (forward, backward,
 update) through `tf.compat.v1.nn.dynamic_rnn`, the WN cell against a plain
 cell with the same equations and plain kernel variables, both in one graph
-and timed in interleaved blocks (`common.interleaved_ratios`).
+and timed in many short interleaved blocks (`common.interleaved`), wall
+and process CPU time, with the process pinned to one core (one intra-op
+thread) so the two cells cannot race each other across cores.
 
-    .venv/bin/python benchmarks/bench_rnn.py [--blocks 7] [--steps-per-block 5]
+    .venv/bin/python benchmarks/bench_rnn.py [--blocks 41]
+        [--steps-per-block 2] [--no-pin] [--quick]
 """
 import argparse
 import os
@@ -14,7 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import interleaved_ratios, session, tf  # noqa: E402
+from common import interleaved, pin_to_one_core, session, tf  # noqa: E402
 
 import tf1_wn  # noqa: E402
 
@@ -85,16 +88,28 @@ def main(argv=None):
     parser.add_argument("--time", type=int, default=50)
     parser.add_argument("--inputs", type=int, default=128)
     parser.add_argument("--units", type=int, default=256)
-    parser.add_argument("--blocks", type=int, default=7)
-    parser.add_argument("--steps-per-block", type=int, default=5)
+    parser.add_argument("--blocks", type=int, default=41)
+    parser.add_argument("--steps-per-block", type=int, default=2)
     parser.add_argument("--cells", default="rnn,gru,lstm")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the process to one core")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny run that only proves the code runs")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.blocks, args.steps_per_block, args.time = 3, 1, 5
+    core = None if args.no_pin else pin_to_one_core()
+    threads = 1 if core is not None else 2
 
     rng = np.random.default_rng(0)
     print(f"batch {args.batch}, {args.time} steps, {args.inputs} inputs, "
-          f"{args.units} units; median of {args.blocks} interleaved blocks "
-          f"of {args.steps_per_block} training steps (Adam)")
-    print(f"{'cell':6s} {'plain ms':>9s} {'WN ms':>9s} {'WN/plain':>9s}")
+          f"{args.units} units; {args.blocks} interleaved blocks of "
+          f"{args.steps_per_block} training steps (Adam); "
+          + (f"pinned to core {core}, 1 thread" if core is not None
+             else "not pinned, 2 threads"))
+    print("| cell | plain ms | WN ms | WN / plain, wall (IQR) | "
+          "WN / plain, CPU (IQR) |")
+    print("|---|---|---|---|---|")
     for kind in args.cells.split(","):
         with tf.Graph().as_default() as graph:
             inputs = tf.constant(rng.normal(
@@ -104,13 +119,15 @@ def main(argv=None):
             plain = train_op(PlainCell(kind, args.units), inputs, target,
                              "plain")
             wn = train_op(WN_CELLS[kind](args.units), inputs, target, "wn")
-            with session(graph) as sess:
+            with session(graph, threads=threads) as sess:
                 sess.run(tf.global_variables_initializer())
-                medians, quartiles = interleaved_ratios(
-                    sess, [plain, wn], args.steps_per_block, args.blocks)
-        low, ratio, high = quartiles[1]
-        print(f"{kind:6s} {medians[0] * 1e3:9.1f} {medians[1] * 1e3:9.1f} "
-              f"{ratio:9.3f} ({low:.3f}-{high:.3f})", flush=True)
+                timing = interleaved(sess, [plain, wn],
+                                     args.steps_per_block, args.blocks)
+        medians = timing["wall"][0]
+        wall, cpu = timing["wall"][1][1], timing["cpu"][1][1]
+        print(f"| {kind} | {medians[0] * 1e3:.1f} | {medians[1] * 1e3:.1f} "
+              f"| {wall[1]:.3f} ({wall[0]:.3f}-{wall[2]:.3f}) "
+              f"| {cpu[1]:.3f} ({cpu[0]:.3f}-{cpu[2]:.3f}) |", flush=True)
 
 
 if __name__ == "__main__":

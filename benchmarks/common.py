@@ -17,6 +17,63 @@ def session(graph, threads=2):
     return tf.Session(graph=graph, config=config)
 
 
+def pin_to_one_core():
+    """Pins this process (TensorFlow's threads included) to one core where
+    the OS allows it; returns the core, or None.
+
+    On one core the two networks of a comparison cannot race each other or
+    the benchmark's own threads across cores, which removes most of the
+    run-to-run spread of small recurrent steps.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def _quartiles(values):
+    if len(values) > 1:
+        return tuple(statistics.quantiles(values, n=4))
+    return (values[0],) * 3
+
+
+def interleaved(sess, ops, steps_per_block, blocks, warmup=3):
+    """Times each op in `ops` in alternating blocks, wall and CPU time.
+
+    Args:
+      sess, ops, steps_per_block, blocks, warmup: as `interleaved_ratios`.
+
+    Returns:
+      A dict: ``wall`` and ``cpu``, each ``(medians, ratio_quartiles)`` as
+      `interleaved_ratios` returns (CPU time is the process's, all of
+      TensorFlow's threads).
+    """
+    for op in ops:
+        for _ in range(warmup):
+            sess.run(op)
+    seconds = {"wall": [[] for _ in ops], "cpu": [[] for _ in ops]}
+    ratios = {"wall": [[] for _ in ops], "cpu": [[] for _ in ops]}
+    order = list(range(len(ops)))
+    for block in range(blocks):
+        times = {"wall": [0.0] * len(ops), "cpu": [0.0] * len(ops)}
+        for index in (order if block % 2 == 0 else order[::-1]):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(steps_per_block):
+                sess.run(ops[index])
+            times["wall"][index] = (time.perf_counter() - wall) / \
+                steps_per_block
+            times["cpu"][index] = (time.process_time() - cpu) / \
+                steps_per_block
+        for clock in ("wall", "cpu"):
+            for index, value in enumerate(times[clock]):
+                seconds[clock][index].append(value)
+                ratios[clock][index].append(value / times[clock][0])
+    return {clock: ([statistics.median(t) for t in seconds[clock]],
+                    [_quartiles(r) for r in ratios[clock]])
+            for clock in ("wall", "cpu")}
+
+
 def interleaved_ratios(sess, ops, steps_per_block, blocks, warmup=3):
     """Times each op in `ops` in alternating blocks.
 
@@ -36,22 +93,4 @@ def interleaved_ratios(sess, ops, steps_per_block, blocks, warmup=3):
       and for each op the (25th, 50th, 75th) percentiles over blocks of
       op_i / op_0.
     """
-    for op in ops:
-        for _ in range(warmup):
-            sess.run(op)
-    per_op = [[] for _ in ops]
-    ratios = [[] for _ in ops]
-    order = list(range(len(ops)))
-    for block in range(blocks):
-        times = [0.0] * len(ops)
-        for index in (order if block % 2 == 0 else order[::-1]):
-            start = time.perf_counter()
-            for _ in range(steps_per_block):
-                sess.run(ops[index])
-            times[index] = (time.perf_counter() - start) / steps_per_block
-        for index, seconds in enumerate(times):
-            per_op[index].append(seconds)
-            ratios[index].append(seconds / times[0])
-    return ([statistics.median(t) for t in per_op],
-            [tuple(statistics.quantiles(r, n=4)) if len(r) > 1
-             else (r[0],) * 3 for r in ratios])
+    return interleaved(sess, ops, steps_per_block, blocks, warmup)["wall"]
