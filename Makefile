@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-legacy-keras test-gpu-kernels lint demo bench bench-ws native clean
+.PHONY: test test-legacy-keras test-gpu-kernels lint demo bench bench-ws bench-quick native clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ bench: $(STAMP)
 
 bench-ws: $(STAMP)
 	$(PY) benchmarks/bench_ws.py
+
+# Every benchmark once, tiny (CI): proves they run, measures nothing.
+BENCHMARKS := layers rnn ws checkpoint init models gpu
+bench-quick: $(STAMP)
+	for name in $(BENCHMARKS); do \
+	    $(PY) benchmarks/bench_$$name.py --quick > /dev/null || exit 1; \
+	done
+	@echo "benchmarks ran (--quick): $(BENCHMARKS)"
 
 # Compiles the native CPU kernels now rather than on first use (they land in
 # $$TF1_WN_CACHE_DIR or ~/.cache/tf1_wn); for Docker images and offline use.

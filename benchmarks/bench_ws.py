@@ -174,7 +174,11 @@ def main():
                         help="intra-op threads (the machine's cores)")
     parser.add_argument("--impls", action="store_true",
                         help="compare WS implementations at 8x8 batch 16")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny run that only proves the code runs")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.steps, args.configs = 2, 1, "8x8"
     config = tf.ConfigProto(intra_op_parallelism_threads=args.threads,
                             inter_op_parallelism_threads=args.threads)
     native = tf1_wn.native_ops.library() is not None

@@ -1,0 +1,333 @@
+"""Whole models: a PixelCNN++-shaped net and an improved-gan-shaped GAN.
+
+Both models are the project's own code, written once over a layer set, and
+built twice in one graph: with tf1-wn's weight-normalized layers and with
+plain ``tf.get_variable`` kernels (same shapes, same ops otherwise).  The
+training steps (forward, backward, Adam) are timed in interleaved blocks,
+wall and CPU time, and the peak memory of one step (the tensors it
+allocates, from TensorFlow's step stats) is compared too, as is the
+data-init pass's.
+
+* PixelCNN++: two streams of gated resnets over down-shifted and
+  down-right-shifted convs, a down pass (strided shifted convs) and an up
+  pass (strided shifted deconvs) with the skip connections, a nin head and
+  the discretized mixture-of-logistics loss; train.py's structure, scaled
+  down (``--filters``, ``--resnets``, ``--size``).
+* GAN: improved-gan's cifar feature-matching pair: a generator (dense,
+  three 5x5 stride-2 deconvs) and a discriminator (3x3 convs with leaky
+  ReLU, stride-2 downsampling, a nin, global pooling, a dense head), weight
+  norm in the discriminator and the generator's last layer; one
+  discriminator and one generator Adam step.
+
+    .venv/bin/python benchmarks/bench_models.py [--quick]
+"""
+import argparse
+
+import numpy as np
+
+from common import interleaved, session, tf
+
+import tf1_wn
+from tf1_wn.compat import pixelcnn
+
+
+class PlainLayers:
+    """Plain layers with tf1-wn's functional signatures (the subset used)."""
+
+    @staticmethod
+    def _variables(kernel_shape, channels):
+        kernel = tf.get_variable("kernel", kernel_shape,
+                                 initializer=tf.random_normal_initializer(
+                                     0, 0.05))
+        bias = tf.get_variable("bias", [channels],
+                               initializer=tf.zeros_initializer())
+        return kernel, bias
+
+    def conv2d(self, x, filters, kernel_size, strides=1, padding="SAME",
+               activation=None, scope=None, **unused):
+        with tf.variable_scope(scope, default_name="conv2d"):
+            kernel, bias = self._variables(
+                list(kernel_size) + [x.shape[-1], filters], filters)
+            y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides, padding),
+                               bias)
+            return activation(y) if activation else y
+
+    def conv2d_transpose(self, x, filters, kernel_size, strides=1,
+                         padding="SAME", activation=None, scope=None,
+                         **unused):
+        with tf.variable_scope(scope, default_name="conv2d_transpose"):
+            kernel, bias = self._variables(
+                list(kernel_size) + [filters, x.shape[-1]], filters)
+            n, h, w = x.shape.as_list()[:3]
+            if padding == "VALID":
+                out = [n, (h - 1) * strides + kernel_size[0],
+                       (w - 1) * strides + kernel_size[1], filters]
+            else:
+                out = [n, h * strides, w * strides, filters]
+            y = tf.nn.bias_add(tf.nn.conv2d_transpose(
+                x, kernel, out, strides, padding), bias)
+            return activation(y) if activation else y
+
+    def dense(self, x, units, activation=None, scope=None, **unused):
+        with tf.variable_scope(scope, default_name="dense"):
+            kernel, bias = self._variables([x.shape[-1], units], units)
+            y = tf.nn.bias_add(tf.matmul(x, kernel), bias)
+            return activation(y) if activation else y
+
+    def nin(self, x, units, activation=None, scope=None, **unused):
+        with tf.variable_scope(scope, default_name="nin"):
+            kernel, bias = self._variables([x.shape[-1], units], units)
+            y = tf.tensordot(x, kernel, [[x.shape.ndims - 1], [0]]) + bias
+            return activation(y) if activation else y
+
+
+class WeightNormLayers:
+    """tf1-wn's layers (init passes ``init`` through)."""
+
+    def __init__(self, init=False):
+        self.init = init
+
+    def conv2d(self, *args, **kwargs):
+        return tf1_wn.conv2d(*args, init=self.init, **kwargs)
+
+    def conv2d_transpose(self, *args, **kwargs):
+        return tf1_wn.conv2d_transpose(*args, init=self.init, **kwargs)
+
+    def dense(self, *args, **kwargs):
+        return tf1_wn.dense(*args, init=self.init, **kwargs)
+
+    def nin(self, *args, **kwargs):
+        return tf1_wn.nin(*args, init=self.init, **kwargs)
+
+
+# -- a PixelCNN++-shaped model, written over a layer set ----------------------
+
+def _concat_elu(x):
+    return tf.nn.elu(tf.concat([x, -x], 3))
+
+
+def _down_shift(x):
+    return tf.pad(x[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+
+
+def _right_shift(x):
+    return tf.pad(x[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0]])
+
+
+def _shifted_conv(layers, x, filters, size, stride, right):
+    """A conv that sees only the pixels above (and left, `right`)."""
+    kh, kw = size
+    left = kw - 1 if right else (kw - 1) // 2
+    pads = [[0, 0], [kh - 1, 0], [left, 0 if right else (kw - 1) // 2],
+            [0, 0]]
+    return layers.conv2d(tf.pad(x, pads), filters, size, strides=stride,
+                         padding="VALID")
+
+
+def _shifted_deconv(layers, x, filters, size, right):
+    kh, kw = size
+    y = layers.conv2d_transpose(x, filters, size, strides=2,
+                                padding="VALID")
+    h, w = x.shape.as_list()[1:3]
+    left = 0 if right else (kw - 1) // 2
+    return y[:, :2 * h, left:left + 2 * w]
+
+
+def _gated_resnet(layers, x, conv, skip=None):
+    filters = x.shape.as_list()[-1]
+    h = conv(_concat_elu(x), filters)
+    if skip is not None:
+        h += layers.nin(_concat_elu(skip), filters)
+    h = conv(_concat_elu(h), 2 * filters)
+    a, b = tf.split(h, 2, 3)
+    return x + a * tf.sigmoid(b)
+
+
+def pixelcnn_model(layers, x, filters, resnets, mixtures=5):
+    def down(h, f=filters, stride=1, size=(2, 3)):
+        return _shifted_conv(layers, h, f, size, stride, right=False)
+
+    def down_right(h, f=filters, stride=1, size=(2, 2)):
+        return _shifted_conv(layers, h, f, size, stride, right=True)
+
+    u = _down_shift(down(x, size=(2, 3)))
+    ul = _down_shift(down(x, size=(1, 3))) + _right_shift(
+        down_right(x, size=(2, 1)))
+    u_list, ul_list = [u], [ul]
+    for scale in range(3):
+        if scale:
+            u_list.append(down(u_list[-1], stride=2))
+            ul_list.append(down_right(ul_list[-1], stride=2))
+        for _ in range(resnets):
+            u_list.append(_gated_resnet(layers, u_list[-1], down))
+            ul_list.append(_gated_resnet(layers, ul_list[-1], down_right,
+                                         u_list[-1]))
+    u, ul = u_list.pop(), ul_list.pop()
+    for scale in range(3):
+        if scale:
+            u = _shifted_deconv(layers, u, filters, (2, 3), right=False)
+            ul = _shifted_deconv(layers, ul, filters, (2, 2), right=True)
+        for _ in range(resnets + (1 if scale else 0)):
+            u = _gated_resnet(layers, u, down, u_list.pop())
+            ul = _gated_resnet(layers, ul, down_right,
+                               tf.concat([u, ul_list.pop()], 3))
+    out = layers.nin(tf.nn.elu(ul), 10 * mixtures)
+    return pixelcnn.discretized_mix_logistic_loss(x, out)
+
+
+# -- an improved-gan-shaped GAN ----------------------------------------------
+
+def _lrelu(x):
+    return tf.nn.leaky_relu(x, 0.2)
+
+
+def generator(layers, plain, z, width):
+    h = plain.dense(z, 4 * 4 * 4 * width, activation=tf.nn.relu)
+    h = tf.reshape(h, [-1, 4, 4, 4 * width])
+    h = plain.conv2d_transpose(h, 2 * width, (5, 5), strides=2,
+                               activation=tf.nn.relu)
+    h = plain.conv2d_transpose(h, width, (5, 5), strides=2,
+                               activation=tf.nn.relu)
+    return layers.conv2d_transpose(h, 3, (5, 5), strides=2,
+                                   activation=tf.tanh)
+
+
+def discriminator(x, layers, width):
+    h = x
+    for index, (filters, stride) in enumerate(
+            [(width, 1), (width, 1), (width, 2), (2 * width, 1),
+             (2 * width, 1), (2 * width, 2)]):
+        h = layers.conv2d(h, filters, (3, 3), strides=stride,
+                          activation=_lrelu, scope=f"conv{index}")
+    h = layers.nin(h, 2 * width, activation=_lrelu, scope="nin")
+    features = tf.reduce_mean(h, [1, 2])
+    return layers.dense(features, 10, scope="logits"), features
+
+
+def gan_step(layers, plain, images, labels, z, width, prefix):
+    with tf.variable_scope(prefix + "_gen"):
+        fake = generator(layers, plain, z, width)
+    disc = tf.make_template(prefix + "_disc", discriminator, layers=layers,
+                            width=width)
+    logits_real, features_real = disc(images)
+    logits_fake, features_fake = disc(fake)
+    loss_real = tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
+                                                       logits=logits_real))
+    loss_fake = tf.reduce_mean(tf.nn.softplus(
+        tf.reduce_logsumexp(logits_fake, 1)))
+    loss_gen = tf.reduce_mean(tf.square(
+        tf.reduce_mean(features_real, 0) - tf.reduce_mean(features_fake, 0)))
+    d_vars = tf.trainable_variables(prefix + "_disc")
+    g_vars = tf.trainable_variables(prefix + "_gen")
+    d_step = tf.train.AdamOptimizer(3e-4, 0.5).minimize(
+        loss_real + loss_fake, var_list=d_vars)
+    g_step = tf.train.AdamOptimizer(3e-4, 0.5).minimize(loss_gen,
+                                                        var_list=g_vars)
+    return tf.group(d_step, g_step)
+
+
+# -- measuring ----------------------------------------------------------------
+
+def peak_bytes(sess, op):
+    """Peak bytes of the tensors one run of `op` allocates (activations,
+    gradients, temporaries; not the variables), from the allocation
+    records of TensorFlow's step stats, replayed in time order."""
+    metadata = tf.RunMetadata()
+    sess.run(op, options=tf.RunOptions(
+        trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
+    records = sorted(
+        (record.alloc_micros, record.alloc_bytes)
+        for device in metadata.step_stats.dev_stats
+        for node in device.node_stats for memory in node.memory
+        for record in memory.allocation_records)
+    live = peak = 0
+    for _, change in records:
+        live += change
+        peak = max(peak, live)
+    return peak
+
+
+def _report(name, sess, plain, wn, blocks, steps, extra=""):
+    timing = interleaved(sess, [plain, wn], steps, blocks)
+    (plain_s, wn_s), wall = timing["wall"]
+    cpu = timing["cpu"][1][1]
+    memory = peak_bytes(sess, wn) / peak_bytes(sess, plain)
+    low, mid, high = wall[1]
+    print(f"| {name} | {plain_s * 1e3:.1f} | {wn_s * 1e3:.1f} | "
+          f"{mid:.3f} ({low:.3f}-{high:.3f}) | {cpu[1]:.3f} | "
+          f"{memory:.3f}{extra} |", flush=True)
+
+
+def pixelcnn_case(args, blocks, steps):
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 256, size=(args.batch, args.size, args.size, 3))
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.constant(((levels - 127.5) / 127.5).astype(np.float32))
+        wn_model = tf.make_template(
+            "wn", lambda x, init=False: pixelcnn_model(
+                WeightNormLayers(init), x, args.filters, args.resnets))
+        init_pass = wn_model(x, init=True)
+        wn_loss = wn_model(x)
+        plain_loss = tf.make_template(
+            "plain", lambda x: pixelcnn_model(
+                PlainLayers(), x, args.filters, args.resnets))(x)
+        wn = tf.train.AdamOptimizer(1e-3, name="adam_wn").minimize(
+            wn_loss, var_list=tf.trainable_variables("wn"))
+        plain = tf.train.AdamOptimizer(1e-3, name="adam_plain").minimize(
+            plain_loss, var_list=tf.trainable_variables("plain"))
+        with session(graph) as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(tf1_wn.init_op())
+            init_memory = peak_bytes(sess, init_pass) / peak_bytes(sess,
+                                                                   plain)
+            _report(f"PixelCNN++ {args.size}x{args.size}, {args.filters} "
+                    f"filters, {args.resnets} resnets/scale, batch "
+                    f"{args.batch}", sess, plain, wn, blocks, steps,
+                    f" (init pass {init_memory:.2f})")
+
+
+def gan_case(args, blocks, steps):
+    rng = np.random.default_rng(1)
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.constant(rng.uniform(
+            -1, 1, size=(args.batch, 32, 32, 3)).astype(np.float32))
+        labels = tf.constant(rng.integers(0, 10, size=args.batch))
+        z = tf.random_uniform([args.batch, 100])
+        plain_layers = PlainLayers()
+        plain = gan_step(plain_layers, plain_layers, images, labels, z,
+                         args.width, "plain")
+        wn = gan_step(WeightNormLayers(), plain_layers, images, labels, z,
+                      args.width, "wn")
+        with session(graph) as sess:
+            sess.run(tf.global_variables_initializer())
+            _report(f"GAN step 32x32, width {args.width}, batch "
+                    f"{args.batch}", sess, plain, wn, blocks, steps)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=16)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--resnets", type=int, default=2)
+    parser.add_argument("--width", type=int, default=48)
+    parser.add_argument("--blocks", type=int, default=21)
+    parser.add_argument("--steps-per-block", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny run that only proves the code runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.blocks, args.steps_per_block = 3, 1
+        args.size, args.filters, args.resnets, args.width = 8, 8, 1, 8
+    print("| model | plain ms | WN ms | WN / plain, wall (IQR) | CPU | "
+          "peak memory WN / plain |")
+    print("|---|---|---|---|---|---|")
+    pixelcnn_case(args, args.blocks, args.steps_per_block)
+    gan_case(args, args.blocks, args.steps_per_block)
+
+
+if __name__ == "__main__":
+    main()
