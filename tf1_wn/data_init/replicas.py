@@ -99,6 +99,16 @@ class ReplicatedDataInit:
         return self._is_chief
 
     @property
+    def pooled(self):
+        """Whether every worker's init batch is pooled."""
+        return self._pooled
+
+    @property
+    def timeout_secs(self):
+        """The bound on the init pass and on a worker's wait, seconds."""
+        return self._timeout_secs
+
+    @property
     def done(self):
         """The bool variable set once the data init ran."""
         return self._done
@@ -240,9 +250,9 @@ class _WaitForDataInit(tf.train.SessionRunHook):
         replicated = self._replicated
         if replicated.is_chief:
             return
-        timeout = replicated._timeout_secs  # pylint: disable=protected-access
+        timeout = replicated.timeout_secs
         deadline = time.monotonic() + timeout
-        if replicated._pooled and not session.run(replicated.done):  # noqa
+        if replicated.pooled and not session.run(replicated.done):
             feed = self._feed_fn() if self._feed_fn else self._feed_dict
             session.run(self._init, feed_dict=feed,
                         options=_timeout_options(timeout))

@@ -190,9 +190,8 @@ def build_towers(tower_fn, tower_inputs, devices=None):
     """
     validation.assert_graph_mode("tf1_wn.build_towers")
     validation.check_callable("tower_fn", tower_fn,
-                              example="lambda x: model(x, init=True)")
-    if tower_fn is None:
-        raise TypeError("`tower_fn` must be a callable, got None.")
+                              example="lambda x: model(x, init=True)",
+                              allow_none=False)
     if not isinstance(tower_inputs, (list, tuple)) or not tower_inputs:
         raise ValueError(
             "`tower_inputs` must be a non-empty list with one entry per "
