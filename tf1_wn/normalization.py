@@ -257,6 +257,24 @@ def pooled_moments(parts):
     return count, mean, m2
 
 
+def sums_from_moments(count, mean, m2):
+    """``(count, sum(t), sum(t**2))`` of `local_moments`: the form that
+    adds up across processes (accumulators on a parameter server)."""
+    return count, count * mean, m2 + count * tf.square(mean)
+
+
+def moments_from_sums(count, total, squares):
+    """`sums_from_moments` back to ``(count, mean, m2)``.
+
+    ``squares - total**2 / count`` cancels: keep the sums in float64 (its
+    error is then about 1e-16 * (mean / std)**2 of m2); rounding below 0
+    is clipped.
+    """
+    divisor = tf.maximum(count, 1.0)
+    m2 = tf.maximum(squares - tf.square(total) / divisor, 0.0)
+    return count, total / divisor, m2
+
+
 def _checked_moments(t, channel_axis, layer, pool):
     """Mean and population variance of `t` (pooled by `pool` when given),
     failing with InvalidArgumentError naming `layer` when the init batch is

@@ -47,25 +47,28 @@ def moments_pool(key, place_with):
     return pool
 
 
-def assign_once(key, build, values):
+def assign_once(key, pairs):
     """The layer's init op, added to INIT_OPS once per layer.
 
     Args:
       key: the layer's key (see `moments_pool`).
-      build: callable returning the op assigning g and bias.
-      values: the tensors `build` assigns.
+      pairs: ``(variable, value)`` pairs to assign (each value cast to its
+        variable's dtype).
 
     Returns:
-      ``build()``; inside towers, tower 0's for every tower; on a worker
-      that is not the chief of a replicated init, an op computing `values`
-      (the worker's contribution) that assigns nothing.
+      The op assigning every pair; inside towers, tower 0's for every
+      tower; on a worker that is not the chief of a replicated init, an op
+      computing the values (the worker's contribution) that assigns
+      nothing.
     """
     def built():
         replicated = replicas.active()
         if replicated is not None and not replicated.is_chief:
-            op = tf.group(*values, name="data_init_contribution")
+            op = tf.group(*[value for _, value in pairs],
+                          name="data_init_contribution")
         else:
-            op = build()
+            op = tf.group(*[tf.assign(variable, tf.cast(value, variable.dtype))
+                            for variable, value in pairs], name="data_init")
         return collection.add_init_op(op)
     tower = towers.current_tower()
     if tower is None:

@@ -26,6 +26,7 @@ import contextlib
 import time
 import weakref
 
+from tf1_wn import normalization
 from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.data_init import collection
@@ -91,6 +92,7 @@ class ReplicatedDataInit:
             self._done = tf.get_variable(
                 "done", [], tf.bool, initializer=tf.constant_initializer(
                     False), trainable=False, use_resource=True)
+            self._mark_done = self._done.assign(True)
         self._release_ops = []
         self._init = None
 
@@ -150,9 +152,10 @@ class ReplicatedDataInit:
                     shared_name=f"{self._scope.name}/{key}/{what}",
                     name=f"{key}/{what}".replace("/", "_"))
                     for what in ("arrivals", "release"))
-            n, m, sq = (tf.cast(x, tf.float64) for x in (count, mean, m2))
-            add = tf.group(total.assign_add(n), sums.assign_add(n * m),
-                           squares.assign_add(sq + n * tf.square(m)))
+            n, s, sq = normalization.sums_from_moments(
+                *(tf.cast(x, tf.float64) for x in (count, mean, m2)))
+            add = tf.group(total.assign_add(n), sums.assign_add(s),
+                           squares.assign_add(sq))
             with tf.control_dependencies([add]):
                 arrive = arrivals.enqueue(tf.constant(0))
             with tf.control_dependencies([arrive]):
@@ -167,12 +170,9 @@ class ReplicatedDataInit:
                     # every arrival (zeros_like of a static shape would not).
                     tokens = arrivals.dequeue_many(self._num_workers)
                     self._release_ops.append(release.enqueue_many(tokens))
-        pooled_m2 = tf.maximum(
-            pooled_sq - tf.square(pooled_sum) / tf.maximum(pooled_n, 1.0),
-            0.0)
-        pooled_mean = pooled_sum / tf.maximum(pooled_n, 1.0)
-        return tuple(tf.cast(x, dtype)
-                     for x in (pooled_n, pooled_mean, pooled_m2))
+        pooled = normalization.moments_from_sums(pooled_n, pooled_sum,
+                                                 pooled_sq)
+        return tuple(tf.cast(x, dtype) for x in pooled)
 
     def _init_run(self):
         """The op this worker runs for the init (built once)."""
@@ -185,7 +185,6 @@ class ReplicatedDataInit:
                     ".hook.")
             self._init = tf.group(*ops, *self._release_ops,
                                   name="replicated_data_init")
-            self._mark_done = self._done.assign(True)
         return self._init
 
     def scaffold(self, feed_dict=None, feed_fn=None, scaffold=None):

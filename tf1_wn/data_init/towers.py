@@ -122,7 +122,7 @@ class _Coordinator:
                 current.result = pool_fn(current.parts)
             self._pass_turn(index)
             self._wait_for_turn(index)
-            return current
+            return current.result
 
 
 class _Tower:
@@ -136,10 +136,10 @@ class _Tower:
     def pool(self, key, part, pool_fn):
         """Contributes `part` for the layer `key`; returns
         ``pool_fn(parts of every tower)``, built once (by the last tower)."""
-        current = self.coordinator.pool(self.index, self.rounds, key, part,
-                                        pool_fn)
+        result = self.coordinator.pool(self.index, self.rounds, key, part,
+                                       pool_fn)
         self.rounds += 1
-        return current.result
+        return result
 
     def shared(self, key, build):
         """``build()`` by the first tower to ask (tower 0), the same object

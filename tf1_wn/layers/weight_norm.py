@@ -150,16 +150,10 @@ def _data_init_forward(geometry, inputs, variables, init_scale, eps):
         center=variables.bias is not None,
         layer=tf.get_variable_scope().name,
         pool=pooling.moments_pool(key, variables.g))
-
-    def assign():
-        assigns = [tf.assign(variables.g,
-                             tf.cast(g_value, variables.g.dtype))]
-        if variables.bias is not None:
-            assigns.append(tf.assign(
-                variables.bias, tf.cast(bias_value, variables.bias.dtype)))
-        return tf.group(*assigns, name="data_init")
-    values = [g_value] if bias_value is None else [g_value, bias_value]
-    with tf.control_dependencies([pooling.assign_once(key, assign, values)]):
+    pairs = [(variables.g, g_value)]
+    if variables.bias is not None:
+        pairs.append((variables.bias, bias_value))
+    with tf.control_dependencies([pooling.assign_once(key, pairs)]):
         return tf.identity(initialized)
 
 

@@ -443,24 +443,17 @@ class WeightNormCellBase:
             for prefix, proj in built.projections.items():
                 unit_kernel = normalization.normalize_weight(
                     proj.input_v, None, [0], self._eps)
-                t = tf.matmul(valid, tf.cast(unit_kernel, valid.dtype))
+                t = tf.matmul(valid,
+                              layer_base.compute_cast(unit_kernel, valid))
                 key = proj.input_g.op.name
                 g_value, bias_value, _ = normalization.data_init_statistics(
                     t, 1, init_scale, layer=built.scope_name,
                     pool=pooling.moments_pool(key, proj.input_g))
                 values[prefix] = (tf.cast(g_value, proj.input_g.dtype),
                                   tf.cast(bias_value, proj.bias.dtype))
-
-            def assign():
-                assigns = []
-                for prefix, proj in built.projections.items():
-                    g_value, bias_value = values[prefix]
-                    assigns += [tf.assign(proj.input_g, g_value),
-                                tf.assign(proj.bias, bias_value)]
-                return tf.group(*assigns, name="data_init")
-            op = pooling.assign_once(
-                built.scope_name + "/data_init", assign,
-                [value for pair in values.values() for value in pair])
+            op = pooling.assign_once(built.scope_name + "/data_init", [
+                pair for prefix, proj in built.projections.items()
+                for pair in zip((proj.input_g, proj.bias), values[prefix])])
             with tf.control_dependencies([op]):
                 projections = {
                     prefix: self._with_kernel(proj, (
