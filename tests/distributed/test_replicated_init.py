@@ -49,6 +49,16 @@ def test_pooled_over_one_worker_is_the_plain_init(rng, towers):
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-12,
                                    atol=1e-12, err_msg=name)
+    # float64 NumPy: each layer's pre-activation on the init batch
+    h = batch
+    for layer, relu in (("h", True), ("out", False)):
+        v = got[f"m/{layer}/v"]
+        t = h @ (v / np.sqrt((v ** 2).sum(0) + tf1_wn.DEFAULT_EPS))
+        t = t * got[f"m/{layer}/g"] + got[f"m/{layer}/bias"]
+        np.testing.assert_allclose(t.mean(0), 0, atol=1e-9)
+        # std 1 / sqrt(1 + DATA_INIT_EPS / var)
+        np.testing.assert_allclose(t.std(0), 1, rtol=1e-6)
+        h = np.maximum(t, 0) if relu else t
 
 
 def test_chief_scaffold_runs_once_per_run(tmp_path, rng):

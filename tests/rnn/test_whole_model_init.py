@@ -173,6 +173,10 @@ def test_towers_of_a_recurrent_model(rng):
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-12,
                                    atol=1e-12, err_msg=name)
+    # float64 NumPy: the cell's input projection over the whole batch
+    v = got["rnn/lstm/input/v"]
+    t = _unit_projection(x.reshape(-1, 3), v)
+    _check_moments(t * got["rnn/lstm/input/g"] + got["rnn/lstm/bias"])
 
 
 def test_cell_with_ema_reads_the_shadows(graph, rng):
