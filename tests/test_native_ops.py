@@ -425,3 +425,162 @@ def test_distributed_worker_runs_native_ops_once_loaded(mode, rng,
     for got, expected in zip(remote, local):
         np.testing.assert_allclose(got, expected, rtol=2e-5,
                                    atol=2e-5 * np.abs(expected).max())
+
+
+# -- output scaling: the dense layers' (x @ v) * factor + bias -----------
+
+def _dense_reference(x, v, g, b, upstream, eps):
+    """Float64 NumPy: y = x @ w + b with w = g * v / sqrt(sum(v^2) + eps),
+    and the gradients of sum(y * upstream) from the closed form."""
+    norm = np.sqrt((v ** 2).sum(axis=0, keepdims=True) + eps)
+    w = g * v / norm
+    d_w = x.T @ upstream
+    dot = (d_w * v).sum(axis=0, keepdims=True)
+    return {"y": x @ w + (0 if b is None else b),
+            "x": upstream @ w.T,
+            "v": g / norm * (d_w - v * dot / norm ** 2),
+            "g": (dot / norm).reshape(-1),
+            "b": upstream.sum(axis=0)}
+
+
+@needs_compiler
+@pytest.mark.parametrize("rows,features,units,use_bias", [
+    (7, 300, 130, True),
+    (5, 40, 3, False),
+    (64, 1024, 1100, True),   # 1.1M kernel entries: threaded
+])
+def test_scaled_matmul_matches_numpy(graph, rng, mode, rows, features,
+                                     units, use_bias):
+    mode("on")
+    x = rng.normal(size=(rows, features))
+    v = rng.normal(size=(features, units))
+    v[:, 0] = 0.0   # an all-zero column: finite, zero output
+    g = rng.uniform(0.5, 1.5, size=units)
+    b = rng.normal(size=units) if use_bias else None
+    upstream = rng.normal(size=(rows, units))
+    tensors = [tf.constant(t) for t in (x, v, g)]
+    bias = None if b is None else tf.constant(b)
+    y = tf1_wn.normalization.scaled_matmul(*tensors, bias, eps=1e-3)
+    types = _op_types(graph)
+    assert {"Tf1WnNormFactor", "Tf1WnScaleColumns"} <= types
+    wrt = tensors + ([] if bias is None else [bias])
+    grads = tf.gradients(tf.reduce_sum(y * upstream), wrt)
+    assert {"Tf1WnScaleColumnsGrad", "Tf1WnScaledProductGrad"} <= \
+        _op_types(graph)
+    with tf.Session() as sess:
+        values = sess.run([y] + grads)
+    expected = _dense_reference(x, v, g, b, upstream, 1e-3)
+    for name, value in zip(["y", "x", "v", "g", "b"], values):
+        reference = expected[name]
+        assert np.isfinite(value).all(), name
+        np.testing.assert_allclose(value, reference, rtol=1e-9,
+                                   atol=1e-12 * np.abs(reference).max(),
+                                   err_msg=name)
+
+
+def _constant(r, shape):
+    return tf.constant_initializer(r.normal(size=shape))
+
+
+@needs_compiler
+def test_dense_layer_takes_the_fused_path_and_matches_composed(mode, rng):
+    """The layer, training: the native and the composed graph give the same
+    loss and gradients for a two-layer MLP with fewer rows than features."""
+    seed = int(rng.integers(1 << 30))
+
+    def loss_and_grads():
+        r = np.random.default_rng(seed)
+        x = tf.constant(r.normal(size=(6, 50)))
+        h = tf1_wn.dense(x, 80, activation=tf.nn.tanh, scope="a",
+                         kernel_initializer=_constant(r, (50, 80)),
+                         bias_initializer=_constant(r, (80,)))
+        y = tf1_wn.dense(h, 90, use_bias=False, scope="b",
+                         kernel_initializer=_constant(r, (80, 90)))
+        loss = tf.reduce_sum(tf.sin(y))
+        return [loss] + tf.gradients(loss, tf.trainable_variables())
+
+    results = {}
+    for name in ("on", "off"):
+        mode(name)
+        with tf.Graph().as_default() as graph:
+            fetches = loss_and_grads()
+            fused = "Tf1WnScaledProductGrad" in _op_types(graph)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                results[name] = (fused, sess.run(fetches))
+    assert results["on"][0] and not results["off"][0]
+    for native, composed in zip(results["on"][1], results["off"][1]):
+        assert np.abs(composed).max() > 0
+        np.testing.assert_allclose(native, composed, rtol=1e-9,
+                                   atol=1e-12 * np.abs(composed).max())
+
+
+@needs_compiler
+def test_norm_factor_gradient_alone_matches_closed_form(graph, rng, mode):
+    mode("on")
+    library = native_ops.load()
+    v = rng.normal(size=(30, 9))
+    g = rng.uniform(0.5, 1.5, size=9)
+    u = rng.normal(size=9)
+    v_t, g_t = tf.constant(v), tf.constant(g)
+    factor, inverse = library.tf1_wn_norm_factor(
+        v_t, g_t, tf.constant(1e-6, tf.float64), channels_begin=1,
+        channels_end=2)
+    d_v, d_g = tf.gradients(tf.reduce_sum(factor * u), [v_t, g_t])
+    with tf.Session() as sess:
+        values = sess.run([factor, inverse, d_v, d_g])
+    n = np.sqrt((v ** 2).sum(axis=0) + 1e-6)
+    np.testing.assert_allclose(values[0], g / n, rtol=1e-12)
+    np.testing.assert_allclose(values[1], 1 / n, rtol=1e-12)
+    # d (g / n) / d v = -g * v / n^3;  d / d g = 1 / n.
+    np.testing.assert_allclose(values[2], -u * g * v / n ** 3, rtol=1e-10)
+    np.testing.assert_allclose(values[3], u / n, rtol=1e-12)
+
+
+@needs_compiler
+def test_dense_gradient_penalty_matches_composed_ops(mode, rng):
+    """WGAN-GP through weight-normalized dense layers: the penalty's
+    gradient reaches the native upstream-gradient op (composed second
+    derivative) and equals the composed graph's."""
+    seed = int(rng.integers(1 << 30))
+
+    def penalty_grads():
+        r = np.random.default_rng(seed)
+        x = tf.constant(r.normal(size=(4, 20)))
+        h = tf1_wn.dense(x, 30, activation=tf.nn.softplus, scope="d",
+                         kernel_initializer=_constant(r, (20, 30)))
+        y = tf1_wn.dense(h, 1, scope="e",
+                         kernel_initializer=_constant(r, (30, 1)))
+        slopes = tf.gradients(tf.reduce_sum(y), x)[0]
+        penalty = tf.reduce_sum(tf.square(slopes))
+        variables = [v for v in tf.trainable_variables()
+                     if "bias" not in v.op.name]
+        return tf.gradients(penalty, variables)
+
+    results = {}
+    for name in ("on", "off"):
+        mode(name)
+        with tf.Graph().as_default():
+            grads = penalty_grads()
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                results[name] = sess.run(grads)
+    for native, composed in zip(results["on"], results["off"]):
+        assert np.abs(composed).max() > 0
+        np.testing.assert_allclose(native, composed, rtol=1e-9,
+                                   atol=1e-12 * np.abs(composed).max())
+
+
+@needs_compiler
+def test_scale_columns_rejects_bad_shapes_by_name(graph, mode):
+    mode("on")
+    library = native_ops.load()
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"per-column vectors must have shape \[3\]"):
+            sess.run(library.tf1_wn_scale_columns(
+                tf.ones([2, 3]), tf.ones([4]), []))
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="product must be a matrix"):
+            sess.run(library.tf1_wn_scale_columns_grad(
+                tf.ones([2, 3, 1]), tf.ones([2, 3, 1]), tf.ones([3])))

@@ -7,8 +7,12 @@ each costs 10-30 us whatever the arithmetic, which is what makes small nets
 slower.  The C++ kernels in ``tf1_wn/native/`` do the same arithmetic in one
 op forward and one backward: ``Tf1WnStandardizeWeight`` for the ``ws_*``
 layers, ``Tf1WnNormalizeWeight`` for the kernels of the weight-normalized
-layers and recurrent cells (dense layers that scale their output instead,
-and the unit-norm kernel of a data-init pass, keep composed ops).
+layers and recurrent cells, and for dense layers that scale their output
+instead (`tf1_wn.normalization.scaled_matmul`) ``Tf1WnNormFactor`` and
+``Tf1WnScaleColumns`` forward, one pass each over kernel and output, and
+their gradients, which write over the buffers of the upstream gradient and
+of the matmul's.  The unit-norm kernel of a data-init pass keeps composed
+ops.
 
 The library is built from source the first time it is needed, with the C++
 compiler (``$CXX``, else ``g++``) and the flags of ``tf.sysconfig``, into a
@@ -33,16 +37,17 @@ uses the kernels, and a graph built for ``/GPU:0`` on a CPU host has none.
 Both paths compute the same formulas (to float rounding) on the same
 variables, so checkpoints move freely between them.  What the native path
 changes: every process that runs or imports a graph with its ops
-(``Tf1WnStandardizeWeight``, ``Tf1WnNormalizeWeight``) must have loaded the
+(``Tf1Wn*``) must have loaded the
 library.  Call `load()` (whatever the mode and the devices) in each worker
 and parameter server of TF's distributed runtime before starting its
 ``tf.train.Server``, and before ``tf.train.import_meta_graph`` of such a
 graph (on a GPU host too: the graph's CPU-placed ops need the kernels).
 TensorFlow Serving does not know the ops - build export graphs with
 ``TF1_WN_NATIVE_OPS=off``.  Second
-derivatives through the native gradients are not defined (gradient
-penalties on the inputs, which only need first derivatives of the
-normalization, work).
+derivatives through the native gradients of the kernels are not defined
+(gradient penalties on the inputs, which only need first derivatives of
+the normalization, work; the dense layers' upstream-gradient op has a
+composed second derivative for them).
 """
 import collections
 import ctypes
@@ -70,7 +75,7 @@ _ENV_CACHE = "TF1_WN_CACHE_DIR"
 _NATIVE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "native")
 _SOURCES = [os.path.join(_NATIVE_DIR, name) for name in (
-    "standardize_weight_op.cc", "weight_norm_op.cc")]
+    "standardize_weight_op.cc", "weight_norm_op.cc", "scaled_product_op.cc")]
 _HEADERS = [os.path.join(_NATIVE_DIR, "channel_loops.h")]
 _BUILD_TIMEOUT_SECONDS = 600
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -348,6 +353,40 @@ def _register_gradients(library):
             channels_end=op.get_attr("channels_end"))
         return direction_grad, gain_grad, None  # eps is a constant
 
+    @tf.RegisterGradient("Tf1WnNormFactor")
+    def _norm_factor_grad(op, factor_grad, unused_inverse_grad):
+        # The factor alone: the scaled product's gradient with no matmul
+        # part.
+        del unused_inverse_grad
+        direction = op.inputs[0]
+        direction_grad, gain_grad = library.tf1_wn_scaled_product_grad(
+            tf.zeros_like(direction), direction, op.inputs[1],
+            op.outputs[1], factor_grad,
+            channels_begin=op.get_attr("channels_begin"),
+            channels_end=op.get_attr("channels_end"))
+        return direction_grad, gain_grad, None  # eps is a constant
+
+    @tf.RegisterGradient("Tf1WnScaleColumns")
+    def _scale_columns_grad(op, grad):
+        product_grad, factor_grad, bias_grad = \
+            library.tf1_wn_scale_columns_grad(grad, op.inputs[0],
+                                              op.inputs[1])
+        return [product_grad, factor_grad] + [bias_grad] * op.get_attr("N")
+
+    @tf.RegisterGradient("Tf1WnScaleColumnsGrad")
+    def _scale_columns_second_derivative(op, product_grad_grad,
+                                         factor_grad_grad, bias_grad_grad):
+        # Composed: a gradient penalty on a dense layer's inputs reaches
+        # the layer's upstream gradient through dh = dy * factor.
+        grad, product, factor = op.inputs
+        zeros = tf.zeros_like(factor)
+        a = tf.zeros_like(grad) if product_grad_grad is None \
+            else product_grad_grad
+        b = zeros if factor_grad_grad is None else factor_grad_grad
+        c = zeros if bias_grad_grad is None else bias_grad_grad
+        return [a * factor + b * product + c, b * grad,
+                tf.reduce_sum(a * grad, axis=0)]
+
     def _second_derivative(op, *unused_grads):
         raise LookupError(
             f"second derivatives through {op.type[:-4]} ({op.name}) are not "
@@ -356,7 +395,7 @@ def _register_gradients(library):
             "differentiate twice.")
 
     for grad_op in ("Tf1WnStandardizeWeightGrad",
-                    "Tf1WnNormalizeWeightGrad"):
+                    "Tf1WnNormalizeWeightGrad", "Tf1WnScaledProductGrad"):
         tf.RegisterGradient(grad_op)(_second_derivative)
 
 

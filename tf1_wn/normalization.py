@@ -164,6 +164,67 @@ def channel_scale(v, g, reduce_axes, eps=DEFAULT_EPS):
         return tf.identity_n([factor, inverse, v_stats, g_stats])[0]
 
 
+_SCALED_PRODUCT_GRADIENT = "Tf1WnScaledProduct"
+
+
+@tf.RegisterGradient(_SCALED_PRODUCT_GRADIENT)
+def _scaled_product_gradient(op, upstream, *unused):
+    """y = (x @ v) * factor (+ bias): one native op for dh = dy * factor
+    and the sums over rows, the matmuls for dx = dh @ v^T and x^T dh, and
+    one native op adding the factor's path into the latter's buffer."""
+    del unused
+    _, inputs, direction, gain, product, factor, inverse = op.inputs[:7]
+    library = native_ops.load()
+    product_grad, factor_grad, bias_grad = \
+        library.tf1_wn_scale_columns_grad(upstream, product, factor)
+    inputs_grad = tf.matmul(product_grad, direction, transpose_b=True)
+    direction_grad, gain_grad = library.tf1_wn_scaled_product_grad(
+        tf.matmul(inputs, product_grad, transpose_a=True), direction, gain,
+        inverse, factor_grad, channels_begin=1, channels_end=2)
+    grads = [None, inputs_grad, direction_grad, gain_grad, None, None, None]
+    return grads + [bias_grad] * (len(op.inputs) - 7)
+
+
+def scaled_matmul(inputs, v, g, bias=None, eps=DEFAULT_EPS):
+    """``inputs @ w + bias`` for the weight-normalized ``w`` of a dense
+    kernel, computed as ``(inputs @ v) * (g / sqrt(sum(v**2, 0) + eps))``.
+
+    Cheaper than scaling the kernel when `inputs` has fewer rows than
+    features.  On the CPU (`tf1_wn.native_ops`) the factor is one pass over
+    `v`, scaling and bias one pass over the output, and the gradient one
+    more pass over each: the direction's gradient is written over the
+    matmul's.  Elsewhere (mode ``'off'``, a GPU) composed ops compute it
+    (`channel_scale`).
+
+    Args:
+      inputs: ``[rows, in]`` tensor of `v`'s dtype (float32 or float64).
+      v: ``[in, units]`` direction.
+      g: ``[units]`` gain.
+      bias: ``[units]`` bias of `v`'s dtype, or None.
+      eps: see `inverse_norm`.
+
+    Returns:
+      The ``[rows, units]`` result.
+    """
+    layout = native_ops.kernel_layout(v.shape, [0])
+    if layout is None:
+        scale = tf.reshape(channel_scale(v, g, [0], eps), [-1])
+        outputs = tf.matmul(inputs, v) * scale
+        return outputs if bias is None else tf.nn.bias_add(outputs, bias)
+    gain = native_ops.channel_vector(g, layout, v.dtype)
+    factor, inverse = layout.library.tf1_wn_norm_factor(
+        v, gain, tf.constant(eps, v.dtype), channels_begin=1, channels_end=2)
+    product = tf.matmul(inputs, v)
+    biases = [] if bias is None else [bias]
+    outputs = layout.library.tf1_wn_scale_columns(product, factor, biases)
+    # IdentityN carries what the gradient needs; its gradient gives none to
+    # `outputs`, so nothing else differentiates the product.
+    graph = tf.get_default_graph()
+    with graph.gradient_override_map({"IdentityN": _SCALED_PRODUCT_GRADIENT}):
+        return tf.identity_n(
+            [outputs, inputs, v, gain, product, factor, inverse] + biases)[0]
+
+
 def _native_weight_norm(v_stats, g, reduce_axes, eps):
     """`normalize_weight` by the fused kernel, or None where it does not
     apply (no gain, or `native_ops.kernel_layout` says composed ops)."""

@@ -109,9 +109,7 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
             v, g, bias = variables
             if ema is not None:
                 v, g, bias = (base.averaged(ema, var) for var in variables)
-            outputs = _normalized_forward(geometry, inputs, v, g, eps)
-            outputs = base.bias_add(outputs, base.compute_cast(bias, outputs),
-                                    geometry.channel_axis == 1)
+            outputs = _normalized_forward(geometry, inputs, v, g, bias, eps)
         if activation is not None:
             outputs = activation(outputs)
         outputs = slim_conventions.collect_outputs(
@@ -119,18 +117,25 @@ def build_weight_norm_layer(geometry, inputs, *, what, activation=None,
     return outputs, variables
 
 
-def _normalized_forward(geometry, inputs, v, g, eps):
-    """``op(inputs, g * v / ||v||)``, scaling the cheaper of kernel and
-    output (the op is linear, so both give the same values).  Variables of
-    another dtype than `inputs` (float32 master weights) are normalized in
-    theirs and the kernel cast."""
+def _normalized_forward(geometry, inputs, v, g, bias, eps):
+    """``op(inputs, g * v / ||v||) + bias``, scaling the cheaper of kernel
+    and output (the op is linear, so both give the same values).  Variables
+    of another dtype than `inputs` (float32 master weights) are normalized
+    in theirs and the kernel cast."""
     if (v.dtype.base_dtype == inputs.dtype.base_dtype
             and v.dtype.base_dtype in (tf.float32, tf.float64)
             and geometry.prefers_output_scaling(inputs)):
+        if inputs.shape.ndims == 2:
+            return normalization.scaled_matmul(
+                inputs, v, g, base.compute_cast(bias, inputs), eps)
         scale = normalization.channel_scale(v, g, geometry.reduce_axes, eps)
-        return geometry.apply(inputs, v) * tf.reshape(scale, [-1])
-    kernel = normalization.normalize_weight(v, g, geometry.reduce_axes, eps)
-    return geometry.apply(inputs, base.compute_cast(kernel, inputs))
+        outputs = geometry.apply(inputs, v) * tf.reshape(scale, [-1])
+    else:
+        kernel = normalization.normalize_weight(v, g, geometry.reduce_axes,
+                                                eps)
+        outputs = geometry.apply(inputs, base.compute_cast(kernel, inputs))
+    return base.bias_add(outputs, base.compute_cast(bias, outputs),
+                         geometry.channel_axis == 1)
 
 
 def _data_init_forward(geometry, inputs, variables, init_scale, eps):

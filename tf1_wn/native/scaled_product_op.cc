@@ -1,0 +1,406 @@
+// Output scaling for the CPU: a dense layer with fewer rows than features
+// computes y = (x @ v) * factor + bias rather than x @ (v * factor) + bias,
+// with, per channel c:
+//
+//   factor = gain * inverse,  inverse = 1 / sqrt(sum(v^2) + eps)
+//
+// Four ops, one pass each over the kernel or the output:
+//
+//   Tf1WnNormFactor         v, gain -> factor, inverse
+//   Tf1WnScaleColumns       h = x @ v, factor, bias -> y
+//   Tf1WnScaleColumnsGrad   dy, h, factor -> dh = dy * factor,
+//                           F = sum over rows of dy * h, d bias = sum of dy
+//   Tf1WnScaledProductGrad  P = x^T dh, v, gain, inverse, F ->
+//                           d v = P - v * (F * gain * inverse^3),
+//                           d gain = F * inverse
+//
+// The gradients write over their first input's buffer (dy, P) when nothing
+// else holds it.  Composed from TensorFlow ops the same math is three more
+// kernel-sized passes (the norm, a multiply into a new tensor and an add)
+// and four more over the output.  The math is that of
+// tf1_wn/normalization.py (channel_scale, scaled_matmul).
+#include "channel_loops.h"
+
+namespace tf1_wn {
+
+REGISTER_OP("Tf1WnNormFactor")
+    .Input("direction: T")
+    .Input("gain: T")
+    .Input("eps: T")
+    .Output("factor: T")
+    .Output("inverse_norm: T")
+    .Attr("T: {float, double}")
+    .Attr("channels_begin: int >= 0")
+    .Attr("channels_end: int >= 1")
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle gain, eps, stats;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 1, &gain));
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(2), 0, &eps));
+      TF_RETURN_IF_ERROR(ChannelShape(c, &stats));
+      c->set_output(0, stats);
+      c->set_output(1, stats);
+      return ::tensorflow::OkStatus();
+    })
+    .Doc("Per-channel factor gain / sqrt(sum(direction^2) + eps).");
+
+REGISTER_OP("Tf1WnScaledProductGrad")
+    .Input("product_grad: T")
+    .Input("direction: T")
+    .Input("gain: T")
+    .Input("inverse_norm: T")
+    .Input("factor_grad: T")
+    .Output("direction_grad: T")
+    .Output("gain_grad: T")
+    .Attr("T: {float, double}")
+    .Attr("channels_begin: int >= 0")
+    .Attr("channels_end: int >= 1")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(1));
+      c->set_output(1, c->input(2));
+      return ::tensorflow::OkStatus();
+    })
+    .Doc("Gradient of (x @ direction) * Tf1WnNormFactor(direction, gain) "
+         "with respect to direction and gain, from the matmul's direction "
+         "gradient and the factor's gradient.");
+
+REGISTER_OP("Tf1WnScaleColumns")
+    .Input("product: T")
+    .Input("factor: T")
+    .Input("bias: N * T")
+    .Output("output: T")
+    .Attr("T: {float, double}")
+    .Attr("N: int >= 0 = 0")
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle product;
+      TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &product));
+      c->set_output(0, product);
+      return ::tensorflow::OkStatus();
+    })
+    .Doc("product * factor (+ bias), per column of a matrix.");
+
+REGISTER_OP("Tf1WnScaleColumnsGrad")
+    .Input("grad: T")
+    .Input("product: T")
+    .Input("factor: T")
+    .Output("product_grad: T")
+    .Output("factor_grad: T")
+    .Output("bias_grad: T")
+    .Attr("T: {float, double}")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->input(2));
+      c->set_output(2, c->input(2));
+      return ::tensorflow::OkStatus();
+    })
+    .Doc("Gradient of Tf1WnScaleColumns.");
+
+namespace {
+
+template <typename T>
+struct ChannelScaleArgs {
+  Geometry g;
+  const T* direction;
+  const T* gain;
+  const T* product_grad;   // backward only
+  const T* inverse_in;     // backward only
+  const T* factor_grad;    // backward only
+  double eps;
+  T* factor;               // forward: output; backward: [channels] scratch
+  T* inverse_norm;         // forward only
+  T* direction_grad;       // backward only
+  T* gain_grad;            // backward only
+  double* sums;            // [channels] scratch
+  T* partial;              // [2 * channels] scratch
+};
+
+template <typename T>
+TF1_WN_INLINE void ChannelScaleBlock(const ChannelScaleArgs<T>& x, int64_t c0,
+                                     int64_t c1) {
+  const T* v = x.direction;
+  auto unused = [](int64_t, int64_t) { return T(0); };
+  SumOverRows<1>(x.g, c0, c1, [v](int64_t i, int64_t) { return v[i] * v[i]; },
+                 unused, x.partial, x.sums, x.sums);
+  for (int64_t c = c0; c < c1; ++c) {
+    const double inverse = 1.0 / std::sqrt(x.sums[c] + x.eps);
+    x.inverse_norm[c] = static_cast<T>(inverse);
+    x.factor[c] = static_cast<T>(static_cast<double>(x.gain[c]) * inverse);
+  }
+}
+
+template <typename T>
+TF1_WN_INLINE void ScaledProductGradBlock(const ChannelScaleArgs<T>& x,
+                                          int64_t c0, int64_t c1) {
+  T* coefficient = x.factor;
+  for (int64_t c = c0; c < c1; ++c) {
+    const double inverse = x.inverse_in[c];
+    const double factor_grad = x.factor_grad[c];
+    x.gain_grad[c] = static_cast<T>(factor_grad * inverse);
+    coefficient[c] = static_cast<T>(factor_grad * static_cast<double>(
+        x.gain[c]) * inverse * inverse * inverse);
+  }
+  const T* v = x.direction;
+  const T* p = x.product_grad;
+  T* dv = x.direction_grad;
+  ForEachEntry(x.g, c0, c1, [v, p, coefficient, dv](int64_t i, int64_t c) {
+    dv[i] = p[i] - v[i] * coefficient[c];
+  });
+}
+
+
+// A [rows, channels] matrix and its per-column vectors.
+inline Status CheckColumns(const Tensor& matrix, const Tensor& vector,
+                           Geometry* g) {
+  if (matrix.dims() != 2) {
+    return ::tensorflow::errors::InvalidArgument(
+        "product must be a matrix, got shape ",
+        matrix.shape().DebugString());
+  }
+  g->outer = matrix.dim_size(0);
+  g->channels = matrix.dim_size(1);
+  g->inner = 1;
+  if (vector.dims() != 1 || vector.dim_size(0) != g->channels) {
+    return ::tensorflow::errors::InvalidArgument(
+        "per-column vectors must have shape [", g->channels, "], got ",
+        vector.shape().DebugString());
+  }
+  return ::tensorflow::OkStatus();
+}
+
+template <typename T>
+struct ScaleColumnsArgs {
+  Geometry g;
+  const T* grad;      // backward only
+  const T* product;
+  const T* factor;
+  const T* bias;      // forward, may be null
+  T* output;          // forward: y; backward: d product
+  T* factor_grad;     // backward only
+  T* bias_grad;       // backward only
+  double* sums;       // backward: [2 * channels] scratch
+  T* partial;         // backward: [2 * channels] scratch
+};
+
+template <typename T>
+TF1_WN_INLINE void ScaleColumnsBlock(const ScaleColumnsArgs<T>& x, int64_t c0,
+                                     int64_t c1) {
+  const T* h = x.product;
+  const T* f = x.factor;
+  const T* b = x.bias;
+  T* y = x.output;
+  for (int64_t a = 0; a < x.g.outer; ++a) {
+    const int64_t row = a * x.g.channels;
+    if (b != nullptr) {
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) y[row + c] = h[row + c] * f[c] + b[c];
+    } else {
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) y[row + c] = h[row + c] * f[c];
+    }
+  }
+}
+
+// One pass: every entry of dy is read before the same entry of d product
+// is written (they may share a buffer).
+template <typename T>
+TF1_WN_INLINE void ScaleColumnsGradBlock(const ScaleColumnsArgs<T>& x,
+                                         int64_t c0, int64_t c1) {
+  const int64_t channels = x.g.channels;
+  const T* dy = x.grad;
+  const T* h = x.product;
+  const T* f = x.factor;
+  T* dh = x.output;
+  double* factor_sums = x.sums;
+  double* bias_sums = x.sums + channels;
+  T* factor_partial = x.partial;
+  T* bias_partial = x.partial + channels;
+  for (int64_t c = c0; c < c1; ++c) factor_sums[c] = bias_sums[c] = 0.0;
+  for (int64_t a0 = 0; a0 < x.g.outer; a0 += kRowBlock) {
+    const int64_t a1 = std::min(a0 + kRowBlock, x.g.outer);
+    for (int64_t c = c0; c < c1; ++c) factor_partial[c] = bias_partial[c] = T(0);
+    for (int64_t a = a0; a < a1; ++a) {
+      const int64_t row = a * channels;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) {
+        const T d = dy[row + c];
+        factor_partial[c] += d * h[row + c];
+        bias_partial[c] += d;
+        dh[row + c] = d * f[c];
+      }
+    }
+    for (int64_t c = c0; c < c1; ++c) {
+      factor_sums[c] += factor_partial[c];
+      bias_sums[c] += bias_partial[c];
+    }
+  }
+  for (int64_t c = c0; c < c1; ++c) {
+    x.factor_grad[c] = static_cast<T>(factor_sums[c]);
+    x.bias_grad[c] = static_cast<T>(bias_sums[c]);
+  }
+}
+
+#define TF1_WN_INSTANTIATE(T)                                              \
+  TF1_WN_CLONES void ChannelScaleForward(const ChannelScaleArgs<T>& x,     \
+                                         int64_t c0, int64_t c1) {         \
+    ChannelScaleBlock(x, c0, c1);                                          \
+  }                                                                        \
+  TF1_WN_CLONES void ScaledProductBackward(const ChannelScaleArgs<T>& x,   \
+                                           int64_t c0, int64_t c1) {       \
+    ScaledProductGradBlock(x, c0, c1);                                     \
+  }                                                                        \
+  TF1_WN_CLONES void ScaleColumnsForward(const ScaleColumnsArgs<T>& x,     \
+                                         int64_t c0, int64_t c1) {         \
+    ScaleColumnsBlock(x, c0, c1);                                          \
+  }                                                                        \
+  TF1_WN_CLONES void ScaleColumnsBackward(const ScaleColumnsArgs<T>& x,    \
+                                          int64_t c0, int64_t c1) {        \
+    ScaleColumnsGradBlock(x, c0, c1);                                      \
+  }
+TF1_WN_INSTANTIATE(float)
+TF1_WN_INSTANTIATE(double)
+#undef TF1_WN_INSTANTIATE
+
+template <typename T>
+class ChannelScaleOp : public ChannelOpBase {
+ public:
+  explicit ChannelScaleOp(OpKernelConstruction* context)
+      : ChannelOpBase(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& direction = context->input(0);
+    const Tensor& gain = context->input(1);
+    Geometry g;
+    OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
+    ChannelScaleArgs<T> args{};
+    OP_REQUIRES_OK(context, ReadEps<T>(context->input(2), &args.eps));
+    Tensor *factor, *inverse_norm;
+    const TensorShape stats({g.channels});
+    OP_REQUIRES_OK(context, context->allocate_output(0, stats, &factor));
+    OP_REQUIRES_OK(context, context->allocate_output(1, stats, &inverse_norm));
+    std::vector<double> sums(g.channels);
+    std::vector<T> partial(2 * g.channels);
+    args.g = g;
+    args.direction = direction.flat<T>().data();
+    args.gain = gain.flat<T>().data();
+    args.factor = factor->flat<T>().data();
+    args.inverse_norm = inverse_norm->flat<T>().data();
+    args.sums = sums.data();
+    args.partial = partial.data();
+    ForChannelBlocks(context, g, 1, [&args](int64_t c0, int64_t c1) {
+      ChannelScaleForward(args, c0, c1);
+    });
+  }
+};
+
+template <typename T>
+class ScaledProductGradOp : public ChannelOpBase {
+ public:
+  explicit ScaledProductGradOp(OpKernelConstruction* context)
+      : ChannelOpBase(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& product_grad = context->input(0);
+    const Tensor& direction = context->input(1);
+    const Tensor& gain = context->input(2);
+    Geometry g;
+    OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
+    OP_REQUIRES_OK(context, CheckGradientInputs(context, direction, g, 3));
+    Tensor *direction_grad, *gain_grad;
+    OP_REQUIRES_OK(context, AllocateGradients(context, direction, gain,
+                                              &direction_grad, &gain_grad));
+    std::vector<T> coefficient(g.channels);
+    ChannelScaleArgs<T> args{};
+    args.g = g;
+    args.direction = direction.flat<T>().data();
+    args.gain = gain.flat<T>().data();
+    args.product_grad = product_grad.flat<T>().data();
+    args.inverse_in = context->input(3).flat<T>().data();
+    args.factor_grad = context->input(4).flat<T>().data();
+    args.factor = coefficient.data();
+    args.direction_grad = direction_grad->flat<T>().data();
+    args.gain_grad = gain_grad->flat<T>().data();
+    ForChannelBlocks(context, g, 1, [&args](int64_t c0, int64_t c1) {
+      ScaledProductBackward(args, c0, c1);
+    });
+  }
+};
+
+template <typename T>
+class ScaleColumnsOp : public OpKernel {
+ public:
+  explicit ScaleColumnsOp(OpKernelConstruction* context)
+      : OpKernel(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& product = context->input(0);
+    const Tensor& factor = context->input(1);
+    Geometry g;
+    OP_REQUIRES_OK(context, CheckColumns(product, factor, &g));
+    ScaleColumnsArgs<T> args{};
+    if (context->num_inputs() > 2) {
+      const Tensor& bias = context->input(2);
+      OP_REQUIRES_OK(context, CheckColumns(product, bias, &g));
+      args.bias = bias.flat<T>().data();
+    }
+    Tensor* output;
+    OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
+                                {0}, 0, product.shape(), &output));
+    args.g = g;
+    args.product = product.flat<T>().data();
+    args.factor = factor.flat<T>().data();
+    args.output = output->flat<T>().data();
+    ForChannelBlocks(context, g, 1, [&args](int64_t c0, int64_t c1) {
+      ScaleColumnsForward(args, c0, c1);
+    });
+  }
+};
+
+template <typename T>
+class ScaleColumnsGradOp : public OpKernel {
+ public:
+  explicit ScaleColumnsGradOp(OpKernelConstruction* context)
+      : OpKernel(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& grad = context->input(0);
+    const Tensor& product = context->input(1);
+    const Tensor& factor = context->input(2);
+    Geometry g;
+    OP_REQUIRES_OK(context, CheckColumns(product, factor, &g));
+    OP_REQUIRES(context, grad.shape() == product.shape(),
+                ::tensorflow::errors::InvalidArgument(
+                    "grad shape ", grad.shape().DebugString(),
+                    " differs from product shape ",
+                    product.shape().DebugString()));
+    Tensor *product_grad, *factor_grad, *bias_grad;
+    OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
+                                {0}, 0, grad.shape(), &product_grad));
+    OP_REQUIRES_OK(context,
+                   context->allocate_output(1, factor.shape(), &factor_grad));
+    OP_REQUIRES_OK(context,
+                   context->allocate_output(2, factor.shape(), &bias_grad));
+    std::vector<double> sums(2 * g.channels);
+    std::vector<T> partial(2 * g.channels);
+    ScaleColumnsArgs<T> args{};
+    args.g = g;
+    args.grad = grad.flat<T>().data();
+    args.product = product.flat<T>().data();
+    args.factor = factor.flat<T>().data();
+    args.output = product_grad->flat<T>().data();
+    args.factor_grad = factor_grad->flat<T>().data();
+    args.bias_grad = bias_grad->flat<T>().data();
+    args.sums = sums.data();
+    args.partial = partial.data();
+    ForChannelBlocks(context, g, 2, [&args](int64_t c0, int64_t c1) {
+      ScaleColumnsBackward(args, c0, c1);
+    });
+  }
+};
+
+}  // namespace
+
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnNormFactor", ChannelScaleOp);
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnScaledProductGrad", ScaledProductGradOp);
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnScaleColumns", ScaleColumnsOp);
+TF1_WN_REGISTER_CPU_KERNELS("Tf1WnScaleColumnsGrad", ScaleColumnsGradOp);
+
+}  // namespace tf1_wn
