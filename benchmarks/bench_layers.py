@@ -6,7 +6,11 @@ alternating blocks, and the figure is the median over blocks of
 and Adam.  Also: graph-construction time for 50 conv layers with gradients
 and Adam, and the data-init pass relative to one training step.
 
-    python benchmarks/bench_layers.py [--blocks N] [--quick]
+    python benchmarks/bench_layers.py [--blocks N] [--pin] [--quick]
+
+``--pin`` runs on one core with one thread, where the figures are stable to
+about +-0.01 (on two threads the two networks' ops race each other and the
+figures spread by +-0.05).
 """
 import argparse
 import gc
@@ -16,7 +20,7 @@ import time
 
 import numpy as np
 
-from common import interleaved_ratios, session, tf
+from common import interleaved_ratios, pin_to_one_core, session, tf
 
 import tf1_wn
 
@@ -41,6 +45,15 @@ def plain_dense(x, units, name, activation=tf.nn.relu):
                                initializer=tf.zeros_initializer())
         y = tf.nn.bias_add(tf.matmul(x, kernel), bias)
         return activation(y) if activation else y
+
+
+def plain_conv_with_gain(x, filters, name):
+    """A plain conv with one more trained per-channel variable (an output
+    scale): what one extra variable and its Adam slots cost to build."""
+    with tf.variable_scope(name):
+        gain = tf.get_variable("g", [filters],
+                               initializer=tf.ones_initializer())
+        return plain_conv(x, filters, "conv") * gain
 
 
 def wn_conv(x, filters, name, init=False):
@@ -70,14 +83,14 @@ def train_op(loss, prefix):
     return tf.train.AdamOptimizer(1e-4).minimize(loss, var_list=variables)
 
 
-def step_ratio(shape, net, plain_layer, wn_layer, blocks, steps):
+def step_ratio(shape, net, plain_layer, wn_layer, blocks, steps, threads=2):
     graph = tf.Graph()
     with graph.as_default():
         rng = np.random.default_rng(0)
         x = tf.constant(rng.normal(size=shape).astype(np.float32))
         plain = train_op(net(x, plain_layer, "plain"), "plain")
         wn = train_op(net(x, wn_layer, "wn"), "wn")
-        with session(graph) as sess:
+        with session(graph, threads) as sess:
             sess.run(tf.global_variables_initializer())
             seconds, quartiles = interleaved_ratios(sess, [plain, wn], steps,
                                                     blocks)
@@ -85,7 +98,8 @@ def step_ratio(shape, net, plain_layer, wn_layer, blocks, steps):
 
 
 def construction_ratio(repeats):
-    """Seconds to build 50 conv layers + gradients + Adam, WN over plain."""
+    """Seconds to build 50 conv layers + gradients + Adam: medians for the
+    plain, the plain-with-gain and the WN net, interleaved."""
     def build(layer):
         graph = tf.Graph()
         with graph.as_default():
@@ -96,20 +110,20 @@ def construction_ratio(repeats):
             tf.train.AdamOptimizer(1e-3).minimize(tf.reduce_mean(h))
         return graph
 
-    build(plain_conv)  # first-use costs (op registration, imports)
-    build(wn_conv)
-    times = {"plain": [], "wn": []}
+    layers = {"plain": plain_conv, "gain": plain_conv_with_gain,
+              "wn": wn_conv}
+    for layer in layers.values():
+        build(layer)  # first-use costs (op registration, imports)
+    times = {name: [] for name in layers}
     for _ in range(repeats):
-        for name, layer in (("plain", plain_conv), ("wn", wn_conv)):
+        for name, layer in layers.items():
             gc.collect()  # as timeit does: no collection inside a timing
             gc.disable()
             start = time.perf_counter()
             build(layer)
             times[name].append(time.perf_counter() - start)
             gc.enable()
-    plain = statistics.median(times["plain"])
-    wn = statistics.median(times["wn"])
-    return plain, wn, wn / plain
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def data_init_cost(blocks):
@@ -135,10 +149,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", type=int, default=41,
                         help="interleaved blocks per case (default 41)")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin to one core with one thread (stable "
+                        "figures, as bench_rnn.py)")
     parser.add_argument("--quick", action="store_true",
                         help="few blocks, for a smoke run")
     args = parser.parse_args(argv)
     blocks = 5 if args.quick else args.blocks
+    threads = 2
+    if args.pin:
+        core = pin_to_one_core()
+        threads = 1 if core is not None else 2
+        print("pinned to core", core, "1 thread" if core is not None
+              else "(not possible here: 2 threads)")
 
     print(f"TensorFlow {tf.VERSION if hasattr(tf, 'VERSION') else ''}, "
           f"blocks={blocks}; ratio = WN step / plain step (median of blocks)")
@@ -146,22 +169,24 @@ def main(argv=None):
         ("six 3x3 conv, 64 ch, batch 16, 32x32", (16, 32, 32, 64),
          conv_net, plain_conv, wn_conv, 2, 1.02),
         ("six 3x3 conv, 64 ch, batch 16, 8x8", (16, 8, 8, 64),
-         conv_net, plain_conv, wn_conv, 5, 1.05),
+         conv_net, plain_conv, wn_conv, 5, 1.03),
         ("MLP 4 x 1024, batch 256", (256, 1024), mlp, plain_dense, wn_dense,
-         5, 1.05),
+         5, 1.03),
     ]
     print(f"{'case':42s} {'plain ms':>9s} {'WN ms':>9s} {'ratio':>7s} "
           f"{'(IQR)':>13s} {'target':>7s}")
     for name, shape, net, plain, wn, steps, target in cases:
         seconds, (low, ratio, high) = step_ratio(shape, net, plain, wn,
-                                                 blocks, steps)
+                                                 blocks, steps, threads)
         print(f"{name:42s} {seconds[0] * 1e3:9.2f} {seconds[1] * 1e3:9.2f} "
               f"{ratio:7.3f} ({low:.3f}-{high:.3f}) {target:7.2f}")
         sys.stdout.flush()
-    plain_s, wn_s, ratio = construction_ratio(3 if args.quick else 5)
+    built = construction_ratio(3 if args.quick else 5)
     print(f"{'graph construction, 50 conv + grads + Adam':42s} "
-          f"{plain_s * 1e3:9.0f} {wn_s * 1e3:9.0f} {ratio:7.3f} "
-          f"{'':13s} {1.5:7.2f}")
+          f"{built['plain'] * 1e3:9.0f} {built['wn'] * 1e3:9.0f} "
+          f"{built['wn'] / built['plain']:7.3f} {'':13s} {1.3:7.2f}")
+    print(f"  plain conv with one more per-channel variable (a trained "
+          f"output scale): {built['gain'] / built['plain']:.3f} of plain")
     first, warm = data_init_cost(blocks)
     print(f"data-init pass / training step (32x32 net): first run "
           f"{first:.2f}x, warm {warm:.2f}x")

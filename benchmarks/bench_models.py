@@ -19,12 +19,16 @@ data-init pass's.
   norm in the discriminator and the generator's last layer; one
   discriminator and one generator Adam step.
 
-    .venv/bin/python benchmarks/bench_models.py [--quick]
+    .venv/bin/python benchmarks/bench_models.py [--quick] [--pixel-cnn DIR]
+
+``--pixel-cnn DIR`` (a clone of openai/pixel-cnn) adds the PixelCNN++ net
+built with pixel-cnn's own ``nn.py`` layers, timed in the same blocks.
 """
 import argparse
 
 import numpy as np
 
+import pixelcnn_nn
 from common import interleaved, session, tf
 
 import tf1_wn
@@ -248,15 +252,21 @@ def peak_bytes(sess, op):
     return peak
 
 
-def _report(name, sess, plain, wn, blocks, steps, extra=""):
-    timing = interleaved(sess, [plain, wn], steps, blocks)
-    (plain_s, wn_s), wall = timing["wall"]
-    cpu = timing["cpu"][1][1]
-    memory = peak_bytes(sess, wn) / peak_bytes(sess, plain)
-    low, mid, high = wall[1]
-    print(f"| {name} | {plain_s * 1e3:.1f} | {wn_s * 1e3:.1f} | "
-          f"{mid:.3f} ({low:.3f}-{high:.3f}) | {cpu[1]:.3f} | "
-          f"{memory:.3f}{extra} |", flush=True)
+def _report(name, sess, plain, candidates, blocks, steps, extra=""):
+    """Times `plain` and each ``(label, op)`` of `candidates` in the same
+    interleaved blocks; prints one table row per candidate."""
+    ops = [plain] + [op for _, op in candidates]
+    timing = interleaved(sess, ops, steps, blocks)
+    seconds, wall = timing["wall"]
+    plain_memory = peak_bytes(sess, plain)
+    for index, (label, op) in enumerate(candidates, 1):
+        memory = peak_bytes(sess, op) / plain_memory
+        low, mid, high = wall[index]
+        cpu = timing["cpu"][1][index][1]
+        print(f"| {name}, {label} | {seconds[0] * 1e3:.1f} | "
+              f"{seconds[index] * 1e3:.1f} | {mid:.3f} ({low:.3f}-"
+              f"{high:.3f}) | {cpu:.3f} | {memory:.3f}"
+              f"{extra if index == 1 else ''} |", flush=True)
 
 
 def pixelcnn_case(args, blocks, steps):
@@ -277,14 +287,24 @@ def pixelcnn_case(args, blocks, steps):
             wn_loss, var_list=tf.trainable_variables("wn"))
         plain = tf.train.AdamOptimizer(1e-3, name="adam_plain").minimize(
             plain_loss, var_list=tf.trainable_variables("plain"))
+        candidates = [("tf1-wn", wn)]
+        if args.pixel_cnn:
+            layers = pixelcnn_nn.PixelCnnNnLayers(
+                pixelcnn_nn.load_nn(args.pixel_cnn))
+            theirs = tf.make_template("theirs", lambda x: pixelcnn_model(
+                layers, x, args.filters, args.resnets))(x)
+            candidates.append(("pixel-cnn nn.py", tf.train.AdamOptimizer(
+                1e-3, name="adam_theirs").minimize(
+                    theirs, var_list=tf.trainable_variables("theirs"))))
+        init = tf1_wn.init_op()  # before the session sees the graph
         with session(graph) as sess:
             sess.run(tf.global_variables_initializer())
-            sess.run(tf1_wn.init_op())
+            sess.run(init)
             init_memory = peak_bytes(sess, init_pass) / peak_bytes(sess,
                                                                    plain)
             _report(f"PixelCNN++ {args.size}x{args.size}, {args.filters} "
                     f"filters, {args.resnets} resnets/scale, batch "
-                    f"{args.batch}", sess, plain, wn, blocks, steps,
+                    f"{args.batch}", sess, plain, candidates, blocks, steps,
                     f" (init pass {init_memory:.2f})")
 
 
@@ -304,7 +324,8 @@ def gan_case(args, blocks, steps):
         with session(graph) as sess:
             sess.run(tf.global_variables_initializer())
             _report(f"GAN step 32x32, width {args.width}, batch "
-                    f"{args.batch}", sess, plain, wn, blocks, steps)
+                    f"{args.batch}", sess, plain, [("tf1-wn", wn)], blocks,
+                    steps)
 
 
 def main(argv=None):
@@ -316,6 +337,9 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=48)
     parser.add_argument("--blocks", type=int, default=21)
     parser.add_argument("--steps-per-block", type=int, default=2)
+    parser.add_argument("--pixel-cnn", metavar="DIR",
+                        help="a clone of openai/pixel-cnn: also time the "
+                        "PixelCNN++ net with its own pixel_cnn_pp/nn.py")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run that only proves the code runs")
     args = parser.parse_args(argv)
