@@ -60,6 +60,23 @@ def test_the_same_graph_placed_on_the_cpu(graph):
     assert "SpaceToBatchND" in types   # CPU: no dilated conv gradients
 
 
+@pytest.mark.usefixtures("native_on")
+@pytest.mark.parametrize("device,native", [("/GPU:0", False),
+                                           ("/cpu:0", True)])
+def test_output_scaled_dense_layers_follow_their_device(graph, device,
+                                                        native):
+    with tf.device(device):
+        out = tf1_wn.dense(tf.zeros([2, 7]), 9, scope="fc")  # 2 rows < 7
+        tf.gradients(tf.reduce_sum(out), tf.trainable_variables())
+    fused = {"Tf1WnNormFactor", "Tf1WnScaleColumns", "Tf1WnScaleColumnsGrad",
+             "Tf1WnScaledProductGrad"}
+    types = _types(graph)
+    if native:
+        assert fused <= set(types)
+    else:
+        assert not [t for t in types if t.startswith("Tf1Wn")]
+
+
 @pytest.fixture
 def fake_gpu_process(monkeypatch):
     """A process that sees one GPU (TensorFlow's own lists faked)."""
