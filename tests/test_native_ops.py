@@ -202,18 +202,31 @@ def _gradient_penalty_grads(seed):
         return sess.run(grads)
 
 
-@needs_compiler
-def test_gradient_penalty_matches_composed_ops(mode, rng):
-    seed = int(rng.integers(1 << 30))
-    results = {}
+def _assert_native_matches_composed(mode, build):
+    """Runs `build()` (returns the values of a fresh graph, float64) with
+    the native ops and with composed ops; asserts they agree to rounding.
+
+    Returns:
+      The graphs' op types, ``{'on': set, 'off': set}``.
+    """
+    results, types = {}, {}
     for name in ("on", "off"):
         mode(name)
-        with tf.Graph().as_default():
-            results[name] = _gradient_penalty_grads(seed)
+        with tf.Graph().as_default() as graph:
+            results[name] = build()
+            types[name] = _op_types(graph)
     for native, composed in zip(results["on"], results["off"]):
         assert np.abs(composed).max() > 0
         np.testing.assert_allclose(native, composed, rtol=1e-9,
                                    atol=1e-12 * np.abs(composed).max())
+    return types
+
+
+@needs_compiler
+def test_gradient_penalty_matches_composed_ops(mode, rng):
+    seed = int(rng.integers(1 << 30))
+    _assert_native_matches_composed(
+        mode, lambda: _gradient_penalty_grads(seed))
 
 
 @needs_compiler
@@ -482,6 +495,12 @@ def _constant(r, shape):
     return tf.constant_initializer(r.normal(size=shape))
 
 
+def _run(fetches):
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(fetches)
+
+
 @needs_compiler
 def test_dense_layer_takes_the_fused_path_and_matches_composed(mode, rng):
     """The layer, training: the native and the composed graph give the same
@@ -497,22 +516,11 @@ def test_dense_layer_takes_the_fused_path_and_matches_composed(mode, rng):
         y = tf1_wn.dense(h, 90, use_bias=False, scope="b",
                          kernel_initializer=_constant(r, (80, 90)))
         loss = tf.reduce_sum(tf.sin(y))
-        return [loss] + tf.gradients(loss, tf.trainable_variables())
+        return _run([loss] + tf.gradients(loss, tf.trainable_variables()))
 
-    results = {}
-    for name in ("on", "off"):
-        mode(name)
-        with tf.Graph().as_default() as graph:
-            fetches = loss_and_grads()
-            fused = "Tf1WnScaledProductGrad" in _op_types(graph)
-            with tf.Session() as sess:
-                sess.run(tf.global_variables_initializer())
-                results[name] = (fused, sess.run(fetches))
-    assert results["on"][0] and not results["off"][0]
-    for native, composed in zip(results["on"][1], results["off"][1]):
-        assert np.abs(composed).max() > 0
-        np.testing.assert_allclose(native, composed, rtol=1e-9,
-                                   atol=1e-12 * np.abs(composed).max())
+    types = _assert_native_matches_composed(mode, loss_and_grads)
+    assert "Tf1WnScaledProductGrad" in types["on"]
+    assert "Tf1WnScaledProductGrad" not in types["off"]
 
 
 @needs_compiler
@@ -555,20 +563,10 @@ def test_dense_gradient_penalty_matches_composed_ops(mode, rng):
         penalty = tf.reduce_sum(tf.square(slopes))
         variables = [v for v in tf.trainable_variables()
                      if "bias" not in v.op.name]
-        return tf.gradients(penalty, variables)
+        return _run(tf.gradients(penalty, variables))
 
-    results = {}
-    for name in ("on", "off"):
-        mode(name)
-        with tf.Graph().as_default():
-            grads = penalty_grads()
-            with tf.Session() as sess:
-                sess.run(tf.global_variables_initializer())
-                results[name] = sess.run(grads)
-    for native, composed in zip(results["on"], results["off"]):
-        assert np.abs(composed).max() > 0
-        np.testing.assert_allclose(native, composed, rtol=1e-9,
-                                   atol=1e-12 * np.abs(composed).max())
+    types = _assert_native_matches_composed(mode, penalty_grads)
+    assert "Tf1WnScaleColumnsGrad" in types["on"]
 
 
 @needs_compiler
