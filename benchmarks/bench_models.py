@@ -1,8 +1,9 @@
 """Whole models: a PixelCNN++-shaped net and an improved-gan-shaped GAN.
 
 Both models are the project's own code, written once over a layer set, and
-built twice in one graph: with tf1-wn's weight-normalized layers and with
-plain ``tf.get_variable`` kernels (same shapes, same ops otherwise).  The
+built in one graph with tf1-wn's weight-normalized layers, with them
+inside `tf1_wn.recompute_kernels` and with plain ``tf.get_variable``
+kernels (same shapes, same ops otherwise).  The
 training steps (forward, backward, Adam) are timed in interleaved blocks,
 wall and CPU time, and the peak memory of one step (the tensors it
 allocates, from TensorFlow's step stats) is compared too, as is the
@@ -287,7 +288,14 @@ def pixelcnn_case(args, blocks, steps):
             wn_loss, var_list=tf.trainable_variables("wn"))
         plain = tf.train.AdamOptimizer(1e-3, name="adam_plain").minimize(
             plain_loss, var_list=tf.trainable_variables("plain"))
-        candidates = [("tf1-wn", wn)]
+        with tf1_wn.recompute_kernels():
+            recomputed_loss = tf.make_template(
+                "re", lambda x: pixelcnn_model(
+                    WeightNormLayers(), x, args.filters, args.resnets))(x)
+        recomputed = tf.train.AdamOptimizer(1e-3, name="adam_re").minimize(
+            recomputed_loss, var_list=tf.trainable_variables("re"))
+        candidates = [("tf1-wn", wn), ("tf1-wn, recompute_kernels",
+                                       recomputed)]
         if args.pixel_cnn:
             layers = pixelcnn_nn.PixelCnnNnLayers(
                 pixelcnn_nn.load_nn(args.pixel_cnn))
@@ -321,11 +329,15 @@ def gan_case(args, blocks, steps):
                          args.width, "plain")
         wn = gan_step(WeightNormLayers(), plain_layers, images, labels, z,
                       args.width, "wn")
+        with tf1_wn.recompute_kernels():
+            recomputed = gan_step(WeightNormLayers(), plain_layers, images,
+                                  labels, z, args.width, "re")
         with session(graph) as sess:
             sess.run(tf.global_variables_initializer())
             _report(f"GAN step 32x32, width {args.width}, batch "
-                    f"{args.batch}", sess, plain, [("tf1-wn", wn)], blocks,
-                    steps)
+                    f"{args.batch}", sess, plain,
+                    [("tf1-wn", wn), ("tf1-wn, recompute_kernels",
+                                      recomputed)], blocks, steps)
 
 
 def main(argv=None):

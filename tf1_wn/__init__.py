@@ -7,6 +7,8 @@ build in graph mode, and use:
   `conv2d_transpose`, `depthwise_conv2d` (tf_slim ``arg_scope``-able);
 * the same as objects: `WeightNormDense`, `WeightNormConv1D/2D/3D`,
   `WeightNormConv2DTranspose`, `WeightNormDepthwiseConv2D`;
+* `recompute_kernels`: layers built inside it recompute their normalized
+  kernel for the gradient instead of keeping it (less memory);
 * data-dependent init: build with ``init=True``, then run `init_op()` once
   (`data_init_scaffold` does it once per run in MonitoredTrainingSession);
 * `build_towers`: data init of a model built as towers, its statistics
@@ -50,6 +52,7 @@ Module map (docs/design.md tells the same in more words):
 ``variable_names``      the names of the variables tf1-wn creates
 ``layers/``             ``base`` (scope, checks, variables, layer-object
                         base), ``weight_norm``, ``weight_std``,
+                        ``recompute`` (`recompute_kernels`),
                         ``slim_conventions`` (tf-slim's arguments)
 ``rnn/``                ``base`` (cell protocol, variables, data init),
                         ``cells``, ``multi``, ``drivers`` (`dynamic_rnn`
@@ -91,7 +94,7 @@ for _module, _names in (
             "ws_depthwise_conv2d", "WeightStandardizedConv1D",
             "WeightStandardizedConv2D", "WeightStandardizedConv3D",
             "WeightStandardizedConv2DTranspose",
-            "WeightStandardizedDepthwiseConv2D"]),
+            "WeightStandardizedDepthwiseConv2D", "recompute_kernels"]),
         ("tf1_wn.rnn", ["WeightNormRNNCell", "WeightNormGRUCell",
                         "WeightNormLSTMCell", "MultiRNNCell",
                         "LSTMStateTuple", "dynamic_rnn",
@@ -128,7 +131,7 @@ __all__ = [
     "depthwise_conv2d",
     "WeightNormDense", "WeightNormConv1D", "WeightNormConv2D",
     "WeightNormConv3D", "WeightNormConv2DTranspose",
-    "WeightNormDepthwiseConv2D",
+    "WeightNormDepthwiseConv2D", "recompute_kernels",
     "DEFAULT_EPS", "DATA_INIT_EPS",
     "WeightNormRNNCell", "WeightNormGRUCell", "WeightNormLSTMCell",
     "MultiRNNCell", "LSTMStateTuple", "dynamic_rnn",

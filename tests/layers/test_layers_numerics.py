@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 
 import tf1_wn
 import reference as ref
+from tf1_wn.layers import recompute as recompute_lib
 
 # Every test runs on native kernels and on composed ops (conftest).
 pytestmark = pytest.mark.usefixtures("implementation")
@@ -141,13 +142,20 @@ def _numpy_output(case, x, w, bias):
     return y + bias.reshape(shape)
 
 
+@pytest.mark.parametrize("recompute", [False, True],
+                         ids=["kept_kernel", "recomputed_kernel"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_forward_and_gradients_match_numpy(graph, rng, name):
+def test_forward_and_gradients_match_numpy(graph, rng, name, recompute):
     case = CASES[name]
     x, v, g, bias = _random_problem(rng, case)
     reduce_axes = case[4]
     x_ph = tf.placeholder(tf.float64, x.shape)
-    out = case[0](x_ph)
+    with tf1_wn.recompute_kernels(recompute):
+        out = case[0](x_ph)
+    # Dense layers with fewer rows than features scale their output: no
+    # kernel to recompute.
+    rebuilt = recompute_lib._REBUILDERS.get(graph, {})
+    assert len(rebuilt) == (recompute and name != "dense")
     variables = {var.op.name.split("/")[-1]: var
                  for var in tf.global_variables()}
     assert sorted(variables) == ["bias", "g", "v"]

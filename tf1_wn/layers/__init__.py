@@ -5,12 +5,15 @@
   objects;
 * `tf1_wn.layers.weight_std`: ``ws_conv*`` and the
   ``WeightStandardized*`` objects;
+* `tf1_wn.layers.recompute`: `recompute_kernels`, a scope in which layers
+  recompute their normalized kernel for the gradient;
 * `tf1_wn.layers.base`: what both share (scope, input checks, variables,
   EMA reads, the layer-object base).
 
 Every public layer is importable from here (``tf1_wn.layers.dense``) and
 from `tf1_wn` itself.
 """
+from tf1_wn.layers.recompute import recompute_kernels
 from tf1_wn.layers.weight_norm import (WeightNormConv1D, WeightNormConv2D,
                                        WeightNormConv2DTranspose,
                                        WeightNormConv3D, WeightNormDense,
@@ -37,4 +40,5 @@ __all__ = [
     "WeightStandardizedConv1D", "WeightStandardizedConv2D",
     "WeightStandardizedConv3D", "WeightStandardizedConv2DTranspose",
     "WeightStandardizedDepthwiseConv2D",
+    "recompute_kernels",
 ]

@@ -25,6 +25,7 @@ from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
+from tf1_wn.layers import recompute
 from tf1_wn.layers import slim_conventions
 from tf1_wn.docstrings import fill
 from tf1_wn.normalization import DEFAULT_EPS
@@ -131,9 +132,17 @@ def _normalized_forward(geometry, inputs, v, g, bias, eps):
         scale = normalization.channel_scale(v, g, geometry.reduce_axes, eps)
         outputs = geometry.apply(inputs, v) * tf.reshape(scale, [-1])
     else:
-        kernel = normalization.normalize_weight(v, g, geometry.reduce_axes,
-                                                eps)
-        outputs = geometry.apply(inputs, base.compute_cast(kernel, inputs))
+        def normalize(v, g):
+            return normalization.normalize_weight(v, g, geometry.reduce_axes,
+                                                  eps)
+
+        def apply(kernel):
+            return geometry.apply(inputs, base.compute_cast(kernel, inputs))
+
+        if recompute.active():
+            outputs = recompute.product(apply, normalize, inputs, v, g)
+        else:
+            outputs = apply(normalize(v, g))
     return base.bias_add(outputs, base.compute_cast(bias, outputs),
                          geometry.channel_axis == 1)
 

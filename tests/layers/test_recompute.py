@@ -1,0 +1,176 @@
+"""`tf1_wn.recompute_kernels`: the gradient recomputes each layer's
+normalized kernel instead of keeping it.  The values against float64 NumPy
+are in test_layers_numerics (every layer kind, both paths); here: the
+memory it saves, when the recomputation runs, a training run, a graph
+imported from a MetaGraph, bad arguments."""
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import tf1_wn
+import reference as ref
+
+pytestmark = pytest.mark.usefixtures("implementation")
+
+LAYERS = 8
+CHANNELS = 32
+
+
+def _net(x, layer):
+    for index in range(LAYERS):
+        x = layer(x, f"l{index}")
+    return tf.reduce_sum(tf.square(x))
+
+
+def _wn(x, scope):
+    return tf1_wn.conv2d(x, CHANNELS, 3, activation=tf.nn.tanh, scope=scope)
+
+
+def _plain(x, scope):
+    with tf.variable_scope(scope):
+        kernel = tf.get_variable("kernel", [3, 3, CHANNELS, CHANNELS],
+                                 tf.float32)
+        return tf.nn.tanh(tf.nn.conv2d(x, kernel, 1, "SAME"))
+
+
+def _peak_bytes(sess, op):
+    metadata = tf.RunMetadata()
+    sess.run(op, options=tf.RunOptions(
+        trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
+    records = sorted(
+        (record.alloc_micros, record.alloc_bytes)
+        for device in metadata.step_stats.dev_stats
+        for node in device.node_stats for memory in node.memory
+        for record in memory.allocation_records)
+    live = peak = 0
+    for _, change in records:
+        live += change
+        peak = max(peak, live)
+    return peak
+
+
+def test_the_step_keeps_no_normalized_kernel(graph, rng):
+    """Kept kernels show in the step's peak memory; recomputed ones do not
+    (one is alive at a time)."""
+    x = tf.constant(rng.normal(size=(8, 8, 8, CHANNELS)).astype(np.float32))
+    losses = {"plain": _net(x, lambda h, s: _plain(h, "plain/" + s)),
+              "kept": _net(x, lambda h, s: _wn(h, "kept/" + s))}
+    with tf1_wn.recompute_kernels():
+        losses["recomputed"] = _net(x, lambda h, s: _wn(h, "re/" + s))
+    # A training step: each gradient is consumed by its update as it
+    # arrives, so the peak is where the backward pass starts.
+    steps = {name: tf.train.GradientDescentOptimizer(0.1).minimize(
+        loss, var_list=tf.trainable_variables(
+            {"plain": "plain", "kept": "kept", "recomputed": "re"}[name]))
+        for name, loss in losses.items()}
+    kernel_bytes = 3 * 3 * CHANNELS * CHANNELS * 4
+    config = tf.ConfigProto(inter_op_parallelism_threads=1,
+                            intra_op_parallelism_threads=1)
+    with tf.Session(config=config) as sess:
+        sess.run(tf.global_variables_initializer())
+        peak = {name: _peak_bytes(sess, step) for name, step in steps.items()}
+    # Kept: most of the eight kernels are alive at the peak (six here).
+    # Recomputed: one, the kernel being recomputed, plus a few bytes.
+    assert peak["kept"] >= peak["plain"] + (LAYERS - 3) * kernel_bytes
+    assert peak["recomputed"] <= peak["plain"] + kernel_bytes + 1024
+
+
+def _ancestors(tensor):
+    seen, stack = set(), [tensor.op]
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(t.op for t in op.inputs)
+            stack.extend(op.control_inputs)
+    return seen
+
+
+def test_the_recomputation_waits_for_the_upstream_gradient(graph, rng):
+    x = tf.constant(rng.normal(size=(2, 5, 5, 3)))
+    with tf1_wn.recompute_kernels():
+        y = tf1_wn.conv2d(x, 4, 3, scope="a")
+    upstream = tf.cos(y)   # what reaches the layer's gradient
+    tf.gradients(y, tf.trainable_variables(), grad_ys=upstream)
+    input_grads = [op for op in graph.get_operations()
+                   if op.type == "Conv2DBackpropInput"]
+    assert len(input_grads) == 1
+    kernel = input_grads[0].inputs[1]
+    assert kernel.op.name.startswith("gradients/")   # not the forward one
+    assert upstream.op in _ancestors(kernel)
+
+
+def _train(rng_seed, recompute, steps=5):
+    """Five Adam steps of a two-layer float64 net; the losses."""
+    r = np.random.default_rng(rng_seed)
+    with tf.Graph().as_default():
+        x = tf.constant(r.normal(size=(4, 6, 6, 3)))
+        init = tf.constant_initializer
+        with tf1_wn.recompute_kernels(recompute):
+            h = tf1_wn.conv2d(x, 5, 3, activation=tf.nn.relu, scope="a",
+                              kernel_initializer=init(
+                                  r.normal(size=(3, 3, 3, 5))))
+            h = tf1_wn.conv2d_transpose(h, 2, 3, strides=2, scope="b",
+                                        kernel_initializer=init(
+                                            r.normal(size=(3, 3, 2, 5))))
+        loss = tf.reduce_mean(tf.square(h - 0.5))
+        step = tf.train.AdamOptimizer(0.05).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            return [sess.run([loss, step])[0] for _ in range(steps)]
+
+
+def test_training_follows_the_same_path(rng):
+    seed = int(rng.integers(1 << 30))
+    kept, recomputed = _train(seed, False), _train(seed, True)
+    assert recomputed[-1] < 0.9 * recomputed[0]
+    np.testing.assert_allclose(recomputed, kept, rtol=1e-10)
+
+
+def test_a_graph_imported_from_a_metagraph_still_differentiates(rng):
+    """The rebuilding code is not in a MetaGraph: the gradient then goes
+    through the forward ops, with the same values."""
+    x_value = rng.normal(size=(2, 5, 5, 3))
+    v = rng.normal(size=(3, 3, 3, 4))
+    g = rng.uniform(0.5, 1.5, size=4)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, x_value.shape, name="x")
+        with tf1_wn.recompute_kernels():
+            y = tf1_wn.conv2d(x, 4, 3, use_bias=False, scope="a",
+                              kernel_initializer=tf.constant_initializer(v),
+                              g_initializer=tf.constant_initializer(g))
+        tf.identity(y, name="y")
+        exported = tf.train.export_meta_graph()
+    with tf.Graph().as_default():
+        tf.train.import_meta_graph(exported)
+        graph = tf.get_default_graph()
+        x = graph.get_tensor_by_name("x:0")
+        y = graph.get_tensor_by_name("y:0")
+        d_x = tf.gradients(tf.reduce_sum(tf.sin(y)), x)[0]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = sess.run(d_x, {x: x_value})
+    w = ref.weight_norm(v, g, [0, 1, 2])
+    upstream = np.cos(ref.conv(x_value, w, (1, 1), "SAME"))
+    expected = ref.numeric_gradient(
+        lambda t: np.sum(upstream * ref.conv(t, w, (1, 1), "SAME")),
+        x_value.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-8)
+
+
+def test_scopes_nest_and_restore():
+    from tf1_wn.layers import recompute
+    assert not recompute.active()
+    with tf1_wn.recompute_kernels():
+        assert recompute.active()
+        with tf1_wn.recompute_kernels(False):
+            assert not recompute.active()
+        assert recompute.active()
+    assert not recompute.active()
+
+
+def test_enabled_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"`enabled` must be True or False, "
+                       "got 'yes'"):
+        with tf1_wn.recompute_kernels("yes"):
+            pass
