@@ -174,3 +174,24 @@ def test_enabled_must_be_a_bool():
                        "got 'yes'"):
         with tf1_wn.recompute_kernels("yes"):
             pass
+
+
+def test_ws_layer_without_gain_recomputes(graph, rng):
+    """A weight-standardized conv with no gain: the kernel alone is
+    recomputed; its gradient matches the kept-kernel graph's."""
+    x = tf.constant(rng.normal(size=(2, 5, 5, 3)))
+    init = tf.constant_initializer(rng.normal(size=(3, 3, 3, 4)))
+    kept = tf1_wn.ws_conv2d(x, 4, 3, scope="a", kernel_initializer=init)
+    with tf1_wn.recompute_kernels():
+        recomputed = tf1_wn.ws_conv2d(x, 4, 3, scope="a",
+                                      kernel_initializer=init)
+    kernel = tf.trainable_variables("a/kernel")
+    assert len(kernel) == 1
+    grads = [tf.gradients(tf.reduce_sum(tf.sin(y)), kernel + [x])
+             for y in (kept, recomputed)]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kept_grads, recomputed_grads = sess.run(grads)
+    for a, b in zip(kept_grads, recomputed_grads):
+        assert np.abs(a).max() > 0
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)

@@ -13,6 +13,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
+from tf1_wn.layers import recompute as recompute_lib
 from reference import WS_REFERENCES as REFERENCES
 from reference import ws_bit, ws_explicit, ws_timm
 
@@ -222,13 +223,18 @@ def _run_tf(kind, x, w, gain, bias, r, **options):
 CASES = [(kind, variant) for kind in KINDS for variant in REFERENCES]
 
 
+@pytest.mark.parametrize("recompute", [False, True],
+                         ids=["kept_kernel", "recomputed_kernel"])
 @pytest.mark.parametrize("kind,variant", CASES)
-def test_forward_and_gradients_match_numpy(graph, rng, kind, variant):
+def test_forward_and_gradients_match_numpy(graph, rng, kind, variant,
+                                           recompute):
     x, w, gain, bias = _random_case(kind, rng)
     standardize = REFERENCES[variant]
     expected = np_layer(kind, standardize, x, w, gain, bias)
     r = rng.normal(size=expected.shape)
-    y, grads = _run_tf(kind, x, w, gain, bias, r, variant=variant)
+    with tf1_wn.recompute_kernels(recompute):
+        y, grads = _run_tf(kind, x, w, gain, bias, r, variant=variant)
+    assert len(recompute_lib._REBUILDERS.get(graph, {})) == recompute
     assert y.dtype == np.float64
     np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-10)
 

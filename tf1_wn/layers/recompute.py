@@ -1,13 +1,14 @@
 """Recomputing a layer's normalized kernel for its gradient.
 
-A weight-normalized conv keeps its kernel ``w = g * v / ||v||`` from the
-forward op to the gradient of the op's input, which needs it; a plain conv
-reads its kernel variable and keeps nothing.  Over a model that is one more
+A weight-normalized conv keeps its kernel ``w = g * v / ||v||`` (a
+weight-standardized one its standardized kernel) from the forward op to
+the gradient of the op's input, which needs it; a plain conv reads its
+kernel variable and keeps nothing.  Over a model that is one more
 kernel-sized tensor per layer at the step's peak (PixelCNN++: 8.5% more).
 Inside `recompute_kernels()` the layers built drop `w` after the forward op
-and the gradient computes it again from ``v`` and ``g`` once the upstream
-gradient has arrived: the same values, one more normalization per layer and
-step (one native op on the CPU).
+and the gradient computes it again from ``v`` and ``g`` (or the kernel and
+its gain) once the upstream gradient has arrived: the same values, one more
+normalization per layer and step (one native op on the CPU).
 
 The gradient is one function over ``IdentityN`` (registered once), which
 rebuilds the layer's op on the recomputed kernel and differentiates that.
@@ -54,23 +55,26 @@ def active():
     return getattr(_state, "enabled", False)
 
 
-def product(apply, normalize, inputs, v, g):
-    """``apply(normalize(v, g))`` whose gradient recomputes the kernel.
+def product(apply, normalize, inputs, parameters):
+    """``apply(normalize(*parameters))`` whose gradient recomputes the
+    kernel.
 
     Args:
       apply: ``apply(kernel)``, the layer's op on `inputs`.
-      normalize: ``normalize(v, g)``, the kernel.
+      normalize: ``normalize(*parameters)``, the kernel.
       inputs: the op's input tensor.
-      v, g: direction and gain (variables or tensors).
+      parameters: what the kernel is computed from (variables or tensors:
+        ``v, g`` of a weight-normalized layer, the kernel and its gain of a
+        weight-standardized one).
 
     Returns:
       The op's output.
     """
-    v, g = tf.convert_to_tensor(v), tf.convert_to_tensor(g)
-    outputs = apply(normalize(v, g))
+    parameters = [tf.convert_to_tensor(p) for p in parameters]
+    outputs = apply(normalize(*parameters))
     graph = tf.get_default_graph()
     with graph.gradient_override_map({"IdentityN": _GRADIENT}):
-        result = tf.identity_n([outputs, inputs, v, g])[0]
+        result = tf.identity_n([outputs, inputs] + parameters)[0]
     _REBUILDERS.setdefault(graph, {})[result.op.name] = (apply, normalize)
     return result
 
@@ -78,18 +82,19 @@ def product(apply, normalize, inputs, v, g):
 @tf.RegisterGradient(_GRADIENT)
 def _recomputed_kernel_gradient(op, upstream, *unused):
     del unused
-    outputs, inputs, v, g = op.inputs
+    outputs, inputs, *parameters = op.inputs
     rebuild = _REBUILDERS.get(op.graph, {}).get(op.name)
     if rebuild is None:
-        return [None] + tf.gradients(outputs, [inputs, v, g],
+        return [None] + tf.gradients(outputs, [inputs] + parameters,
                                      grad_ys=upstream)
     apply, normalize = rebuild
     with tf.device(op.device or None):
         # The control input makes the kernel's recomputation wait for the
         # backward pass to reach this layer.
         with tf.control_dependencies([upstream]):
-            kernel = normalize(v, g)
+            kernel = normalize(*parameters)
         inputs_grad, kernel_grad = tf.gradients(
             apply(kernel), [inputs, kernel], grad_ys=upstream)
-        v_grad, g_grad = tf.gradients(kernel, [v, g], grad_ys=kernel_grad)
-    return [None, inputs_grad, v_grad, g_grad]
+        parameter_grads = tf.gradients(kernel, parameters,
+                                       grad_ys=kernel_grad)
+    return [None, inputs_grad] + parameter_grads

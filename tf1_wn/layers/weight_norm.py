@@ -140,7 +140,7 @@ def _normalized_forward(geometry, inputs, v, g, bias, eps):
             return geometry.apply(inputs, base.compute_cast(kernel, inputs))
 
         if recompute.active():
-            outputs = recompute.product(apply, normalize, inputs, v, g)
+            outputs = recompute.product(apply, normalize, inputs, [v, g])
         else:
             outputs = apply(normalize(v, g))
     return base.bias_add(outputs, base.compute_cast(bias, outputs),

@@ -24,6 +24,7 @@ from tf1_wn import validation
 from tf1_wn import variable_names as names
 from tf1_wn._tf import tf
 from tf1_wn.layers import base
+from tf1_wn.layers import recompute
 from tf1_wn.layers import slim_conventions
 from tf1_wn.docstrings import fill
 
@@ -89,9 +90,20 @@ def build_weight_standardized_layer(
         if ema is not None:
             kernel, gain_var, bias = (base.averaged(ema, var)
                                       for var in variables)
-        weight = standardization.standardize_weight(
-            kernel, geometry.reduce_axes, gain_var, config)
-        outputs = geometry.apply(inputs, base.compute_cast(weight, inputs))
+
+        def standardize(kernel, gain=None):
+            return standardization.standardize_weight(
+                kernel, geometry.reduce_axes, gain, config)
+
+        def apply(weight):
+            return geometry.apply(inputs, base.compute_cast(weight, inputs))
+
+        parameters = [kernel] if gain_var is None else [kernel, gain_var]
+        if recompute.active():
+            outputs = recompute.product(apply, standardize, inputs,
+                                        parameters)
+        else:
+            outputs = apply(standardize(*parameters))
         outputs = base.bias_add(outputs, base.compute_cast(bias, outputs),
                                 geometry.channel_axis == 1)
         if activation is not None:
