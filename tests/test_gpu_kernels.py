@@ -14,6 +14,7 @@ from tensorflow.python.framework import kernels
 from tf_slim import arg_scope
 
 import tf1_wn
+from tf1_wn.layers import recompute as recompute_lib
 from tf1_wn.compat import lasagne
 from tf1_wn.compat.lasagne import layers as L
 
@@ -110,9 +111,11 @@ def _lasagne(x):
     return tf.reduce_mean(lasagne.get_output(layer))
 
 
+@pytest.mark.parametrize("recompute", [False, True],
+                         ids=["kept_kernel", "recomputed_kernel"])
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float16, tf.bfloat16])
-def test_every_gpu_graph_has_gpu_kernels(graph, dtype):
-    with tf.device("/GPU:0"):
+def test_every_gpu_graph_has_gpu_kernels(graph, dtype, recompute):
+    with tf.device("/GPU:0"), tf1_wn.recompute_kernels(recompute):
         with arg_scope([tf1_wn.conv2d, tf1_wn.conv2d_transpose,
                         tf1_wn.depthwise_conv2d, tf1_wn.dense, tf1_wn.nin,
                         tf1_wn.conv1d, tf1_wn.conv3d, tf1_wn.ws_conv2d,
@@ -132,6 +135,7 @@ def test_every_gpu_graph_has_gpu_kernels(graph, dtype):
         step = tf.group(tf.train.AdamOptimizer().minimize(loss), maintain)
         tf.group(tf1_wn.init_op(), tf1_wn.sync_ema(ema), step,
                  tf.reduce_mean(averaged))
+    assert bool(recompute_lib._REBUILDERS.get(graph)) == recompute
     assert _missing(graph) == []
 
 
