@@ -206,6 +206,7 @@ def scaled_matmul(inputs, v, g, bias=None, eps=DEFAULT_EPS):
     Returns:
       The ``[rows, units]`` result.
     """
+    v = tf.convert_to_tensor(v)  # one read of a variable for all uses
     layout = native_ops.kernel_layout(v.shape, [0])
     if layout is None:
         scale = tf.reshape(channel_scale(v, g, [0], eps), [-1])
