@@ -51,7 +51,7 @@ def _peak_bytes(sess, op):
 
 def test_the_step_keeps_no_normalized_kernel(graph, rng):
     """Kept kernels show in the step's peak memory; recomputed ones do not
-    (one is alive at a time)."""
+    (one is alive at a time, with at most one temporary)."""
     x = tf.constant(rng.normal(size=(8, 8, 8, CHANNELS)).astype(np.float32))
     losses = {"plain": _net(x, lambda h, s: _plain(h, "plain/" + s)),
               "kept": _net(x, lambda h, s: _wn(h, "kept/" + s))}
@@ -68,11 +68,14 @@ def test_the_step_keeps_no_normalized_kernel(graph, rng):
                             intra_op_parallelism_threads=1)
     with tf.Session(config=config) as sess:
         sess.run(tf.global_variables_initializer())
-        peak = {name: _peak_bytes(sess, step) for name, step in steps.items()}
+        # The median of three runs: the executor's order may vary.
+        peak = {name: sorted(_peak_bytes(sess, step) for _ in range(3))[1]
+                for name, step in steps.items()}
     # Kept: most of the eight kernels are alive at the peak (six here).
-    # Recomputed: one, the kernel being recomputed, plus a few bytes.
+    # Recomputed: the kernel being recomputed and, with composed ops and
+    # depending on the order the executor picks, one temporary of its size.
     assert peak["kept"] >= peak["plain"] + (LAYERS - 3) * kernel_bytes
-    assert peak["recomputed"] <= peak["plain"] + kernel_bytes + 1024
+    assert peak["recomputed"] <= peak["plain"] + 2 * kernel_bytes + 1024
 
 
 def _ancestors(tensor):
