@@ -19,7 +19,7 @@ DOCUMENTED = {
     "tf1_wn.layers": [
         "dense", "nin", "conv1d", "conv2d", "conv3d", "conv2d_transpose",
         "depthwise_conv2d", "WeightNormDense", "WeightNormConv2D",
-        "ws_conv2d", "WeightStandardizedConv2D"],
+        "ws_conv2d", "WeightStandardizedConv2D", "recompute_kernels"],
     "tf1_wn.rnn": ["WeightNormRNNCell", "WeightNormGRUCell",
                    "WeightNormLSTMCell", "MultiRNNCell", "LSTMStateTuple"],
     "tf1_wn.checkpoint": [
