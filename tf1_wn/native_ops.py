@@ -76,7 +76,8 @@ _NATIVE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "native")
 _SOURCES = [os.path.join(_NATIVE_DIR, name) for name in (
     "standardize_weight_op.cc", "weight_norm_op.cc", "scaled_product_op.cc")]
-_HEADERS = [os.path.join(_NATIVE_DIR, "channel_loops.h")]
+_HEADERS = [os.path.join(_NATIVE_DIR, name) for name in (
+    "channel_loops.h", "weight_norm_factor.h")]
 _BUILD_TIMEOUT_SECONDS = 600
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 

@@ -19,7 +19,7 @@
 // kernel-sized passes (the norm, a multiply into a new tensor and an add)
 // and four more over the output.  The math is that of
 // tf1_wn/normalization.py (channel_scale, scaled_matmul).
-#include "channel_loops.h"
+#include "weight_norm_factor.h"
 
 namespace tf1_wn {
 
@@ -116,15 +116,8 @@ struct ChannelScaleArgs {
 template <typename T>
 TF1_WN_INLINE void ChannelScaleBlock(const ChannelScaleArgs<T>& x, int64_t c0,
                                      int64_t c1) {
-  const T* v = x.direction;
-  auto unused = [](int64_t, int64_t) { return T(0); };
-  SumOverRows<1>(x.g, c0, c1, [v](int64_t i, int64_t) { return v[i] * v[i]; },
-                 unused, x.partial, x.sums, x.sums);
-  for (int64_t c = c0; c < c1; ++c) {
-    const double inverse = 1.0 / std::sqrt(x.sums[c] + x.eps);
-    x.inverse_norm[c] = static_cast<T>(inverse);
-    x.factor[c] = static_cast<T>(static_cast<double>(x.gain[c]) * inverse);
-  }
+  WeightNormFactors(x.g, c0, c1, x.direction, x.gain, x.eps, x.partial,
+                    x.sums, x.inverse_norm, x.factor);
 }
 
 template <typename T>

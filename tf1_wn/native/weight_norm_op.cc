@@ -11,7 +11,7 @@
 // Composed from TensorFlow ops that is seven kernel-sized ops per layer and
 // step, three of them broadcasting; here it is two passes over the kernel
 // each way.  Loops and layout: channel_loops.h.
-#include "channel_loops.h"
+#include "weight_norm_factor.h"
 
 namespace tf1_wn {
 
@@ -73,15 +73,9 @@ TF1_WN_INLINE void WeightNormForwardBlock(const WeightNormArgs<T>& x,
                                           int64_t c0, int64_t c1) {
   const Geometry& g = x.g;
   const T* v = x.direction;
-  auto unused = [](int64_t, int64_t) { return T(0); };
-  SumOverRows<1>(g, c0, c1, [v](int64_t i, int64_t) { return v[i] * v[i]; },
-                 unused, x.scratch, x.sums, x.sums);
   T* factor = x.scratch + 2 * g.channels;
-  for (int64_t c = c0; c < c1; ++c) {
-    const double inverse = 1.0 / std::sqrt(x.sums[c] + x.eps);
-    x.inverse_norm[c] = static_cast<T>(inverse);
-    factor[c] = static_cast<T>(static_cast<double>(x.gain[c]) * inverse);
-  }
+  WeightNormFactors(g, c0, c1, v, x.gain, x.eps, x.scratch, x.sums,
+                    x.inverse_norm, factor);
   T* w = x.output;
   ForEachEntry(g, c0, c1, [v, factor, w](int64_t i, int64_t c) {
     w[i] = v[i] * factor[c];
