@@ -30,7 +30,7 @@ import argparse
 import numpy as np
 
 import pixelcnn_nn
-from common import interleaved, session, tf
+from common import interleaved, peak_bytes, session, tf
 
 import tf1_wn
 from tf1_wn.compat import pixelcnn
@@ -233,25 +233,6 @@ def gan_step(layers, plain, images, labels, z, width, prefix):
 
 
 # -- measuring ----------------------------------------------------------------
-
-def peak_bytes(sess, op):
-    """Peak bytes of the tensors one run of `op` allocates (activations,
-    gradients, temporaries; not the variables), from the allocation
-    records of TensorFlow's step stats, replayed in time order."""
-    metadata = tf.RunMetadata()
-    sess.run(op, options=tf.RunOptions(
-        trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
-    records = sorted(
-        (record.alloc_micros, record.alloc_bytes)
-        for device in metadata.step_stats.dev_stats
-        for node in device.node_stats for memory in node.memory
-        for record in memory.allocation_records)
-    live = peak = 0
-    for _, change in records:
-        live += change
-        peak = max(peak, live)
-    return peak
-
 
 def _report(name, sess, plain, candidates, blocks, steps, extra=""):
     """Times `plain` and each ``(label, op)`` of `candidates` in the same

@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmarks: interleaved blocks, medians."""
+"""Timing and memory helpers shared by the benchmarks: interleaved blocks,
+medians, the peak bytes of a step."""
 import os
 import statistics
 import time
@@ -94,3 +95,22 @@ def interleaved_ratios(sess, ops, steps_per_block, blocks, warmup=3):
       op_i / op_0.
     """
     return interleaved(sess, ops, steps_per_block, blocks, warmup)["wall"]
+
+
+def peak_bytes(sess, op):
+    """Peak bytes of the tensors one run of `op` allocates (activations,
+    gradients, temporaries; not the variables), from the allocation
+    records of TensorFlow's step stats, replayed in time order."""
+    metadata = tf.RunMetadata()
+    sess.run(op, options=tf.RunOptions(
+        trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
+    records = sorted(
+        (record.alloc_micros, record.alloc_bytes)
+        for device in metadata.step_stats.dev_stats
+        for node in device.node_stats for memory in node.memory
+        for record in memory.allocation_records)
+    live = peak = 0
+    for _, change in records:
+        live += change
+        peak = max(peak, live)
+    return peak

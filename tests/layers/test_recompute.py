@@ -3,12 +3,20 @@ normalized kernel instead of keeping it.  The values against float64 NumPy
 are in test_layers_numerics (every layer kind, both paths); here: the
 memory it saves, when the recomputation runs, a training run, a graph
 imported from a MetaGraph, bad arguments."""
+import os
+import sys
+
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 import tf1_wn
 import reference as ref
+
+# The benchmarks' allocation-record replay (benchmarks/common.py).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir,
+                                os.pardir, "benchmarks"))
+from common import peak_bytes  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("implementation")
 
@@ -33,22 +41,6 @@ def _plain(x, scope):
         return tf.nn.tanh(tf.nn.conv2d(x, kernel, 1, "SAME"))
 
 
-def _peak_bytes(sess, op):
-    metadata = tf.RunMetadata()
-    sess.run(op, options=tf.RunOptions(
-        trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
-    records = sorted(
-        (record.alloc_micros, record.alloc_bytes)
-        for device in metadata.step_stats.dev_stats
-        for node in device.node_stats for memory in node.memory
-        for record in memory.allocation_records)
-    live = peak = 0
-    for _, change in records:
-        live += change
-        peak = max(peak, live)
-    return peak
-
-
 def test_the_step_keeps_no_normalized_kernel(graph, rng):
     """Kept kernels show in the step's peak memory; recomputed ones do not
     (one is alive at a time, with at most one temporary)."""
@@ -69,7 +61,7 @@ def test_the_step_keeps_no_normalized_kernel(graph, rng):
     with tf.Session(config=config) as sess:
         sess.run(tf.global_variables_initializer())
         # The median of three runs: the executor's order may vary.
-        peak = {name: sorted(_peak_bytes(sess, step) for _ in range(3))[1]
+        peak = {name: sorted(peak_bytes(sess, step) for _ in range(3))[1]
                 for name, step in steps.items()}
     # Kept: most of the eight kernels are alive at the peak (six here).
     # Recomputed: the kernel being recomputed and, with composed ops and
