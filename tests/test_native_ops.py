@@ -491,6 +491,63 @@ def test_scaled_matmul_matches_numpy(graph, rng, mode, rows, features,
                                    err_msg=name)
 
 
+# The intra-op pool of a process is sized by its first session, so each
+# thread count gets a fresh process; inputs and results go through .npz.
+SHARDED_DENSE_PROGRAM = """
+import sys
+import numpy as np
+import tensorflow.compat.v1 as tf
+import tf1_wn
+
+tf.disable_eager_execution()
+tf1_wn.native_ops.set_mode("on")
+path, threads = sys.argv[1], int(sys.argv[2])
+data = np.load(path + "/inputs.npz")
+arrays = [data[name] for name in ("x", "v", "g", "b")]
+# Fed, not constants: grappler would fold constants on its own thread.
+tensors = [tf.placeholder(t.dtype, t.shape) for t in arrays]
+y = tf1_wn.normalization.scaled_matmul(*tensors, eps=1e-3)
+grads = tf.gradients(tf.reduce_sum(y * data["upstream"]), tensors)
+config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+with tf.Session(config=config) as sess:
+    values = sess.run([y] + grads, dict(zip(tensors, arrays)))
+np.savez(path + "/outputs.npz", **dict(zip(["y", "x", "v", "g", "b"], values)))
+"""
+
+
+@needs_compiler
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_matmul_row_shards_match_numpy(tmp_path, rng, threads, dtype):
+    """Kernels of a million entries or more are split into contiguous row
+    ranges, one per intra-op thread: 1001 rows (not a multiple of the
+    16-row blocks) over 1 and 3 threads give the float64 reference."""
+    rows, features, units = 9, 1001, 1050
+    x = rng.normal(size=(rows, features))
+    v = rng.normal(0.2, 1.0, size=(features, units))
+    v[:, 3] = 0.0
+    g = rng.uniform(0.5, 1.5, size=units)
+    b = rng.normal(size=units)
+    upstream = rng.normal(size=(rows, units))
+    np.savez(tmp_path / "inputs.npz", x=x.astype(dtype), v=v.astype(dtype),
+             g=g.astype(dtype), b=b.astype(dtype),
+             upstream=upstream.astype(dtype))
+    result = subprocess.run(
+        [sys.executable, "-c", SHARDED_DENSE_PROGRAM, str(tmp_path),
+         str(threads)], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = np.load(tmp_path / "outputs.npz")
+    expected = _dense_reference(x, v, g, b, upstream, 1e-3)
+    tolerance = 2e-4 if dtype == np.float32 else 1e-9
+    for name, reference in expected.items():
+        value = values[name]
+        assert value.dtype == dtype, name
+        np.testing.assert_allclose(value, reference, rtol=tolerance,
+                                   atol=tolerance * np.abs(reference).max(),
+                                   err_msg=name)
+
+
 def _constant(r, shape):
     return tf.constant_initializer(r.normal(size=shape))
 

@@ -117,26 +117,25 @@ void ForChannelBlocks(OpKernelContext* context, const Geometry& g,
 // no conversions), then are added into double accumulators.
 constexpr int64_t kRowBlock = 16;
 
-// For kTerms sums: sums[k][c] = sum over outer and inner of term_k(i, c),
-// where i is the flat index of the entry and c its channel.
+// For kTerms sums: adds the sum over rows [a0, a1) of outer, and over
+// inner, of term_k(i, c) into sums[k][c] for channels [c0, c1), where i is
+// the flat index of the entry and c its channel.  `partial` is
+// [kTerms * channels] scratch.
 template <int kTerms, typename T, typename First, typename Second>
-TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
-                               First first, Second second, T* partial,
-                               double* first_sums, double* second_sums) {
+TF1_WN_INLINE void AddRowSums(const Geometry& g, int64_t a0, int64_t a1,
+                              int64_t c0, int64_t c1, First first,
+                              Second second, T* partial, double* first_sums,
+                              double* second_sums) {
   T* first_partial = partial;
   T* second_partial = partial + g.channels;
-  for (int64_t c = c0; c < c1; ++c) {
-    first_sums[c] = 0.0;
-    if (kTerms == 2) second_sums[c] = 0.0;
-  }
   if (g.inner == 1) {
-    for (int64_t a0 = 0; a0 < g.outer; a0 += kRowBlock) {
-      const int64_t a1 = std::min(a0 + kRowBlock, g.outer);
+    for (int64_t b0 = a0; b0 < a1; b0 += kRowBlock) {
+      const int64_t b1 = std::min(b0 + kRowBlock, a1);
       for (int64_t c = c0; c < c1; ++c) {
         first_partial[c] = T(0);
         if (kTerms == 2) second_partial[c] = T(0);
       }
-      for (int64_t a = a0; a < a1; ++a) {
+      for (int64_t a = b0; a < b1; ++a) {
         const int64_t row = a * g.channels;
 #pragma omp simd
         for (int64_t c = c0; c < c1; ++c) {
@@ -151,7 +150,7 @@ TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
     }
     return;
   }
-  for (int64_t a = 0; a < g.outer; ++a) {
+  for (int64_t a = a0; a < a1; ++a) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t base = (a * g.channels + c) * g.inner;
       T first_acc = T(0), second_acc = T(0);
@@ -166,11 +165,73 @@ TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
   }
 }
 
-// Calls write(i, c) for every entry of channels [c0, c1).
+// For kTerms sums: sums[k][c] = sum over outer and inner of term_k(i, c)
+// for channels [c0, c1).
+template <int kTerms, typename T, typename First, typename Second>
+TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
+                               First first, Second second, T* partial,
+                               double* first_sums, double* second_sums) {
+  for (int64_t c = c0; c < c1; ++c) {
+    first_sums[c] = 0.0;
+    if (kTerms == 2) second_sums[c] = 0.0;
+  }
+  AddRowSums<kTerms>(g, 0, g.outer, c0, c1, first, second, partial,
+                     first_sums, second_sums);
+}
+
+// ForChannelBlocks splits a kernel by channels, so each worker reads a
+// short run of every row: with 1024 float channels and two threads, half
+// of each 4 KiB row, a new page for every row, which the prefetchers do
+// not follow (on this project's 2-core test machine, Tf1WnNormFactor on a
+// 1024x1024 kernel took longer on two threads than on one).  The one-pass
+// dense ops (Tf1WnNormFactor, Tf1WnScaledProductGrad) split rows instead:
+// each worker streams one contiguous range.  The two-pass ops finish a
+// channel's statistics before they write it, and keep channel blocks.
+//
+// Returns the number of row shards for `g`: one below kParallelEntries,
+// else one per intra-op thread, at most one per kRowBlock rows.
+inline int64_t RowShardCount(OpKernelContext* context, const Geometry& g) {
+  if (g.size() < kParallelEntries) return 1;
+  const int64_t threads =
+      context->device()->tensorflow_cpu_worker_threads()->num_threads;
+  const int64_t row_blocks = (g.outer + kRowBlock - 1) / kRowBlock;
+  return std::max<int64_t>(1, std::min(threads, row_blocks));
+}
+
+// Runs `work(shard, first_row, last_row)` for each of `shards` ranges of
+// rows, in parallel when there are several.  The boundaries fall at
+// multiples of kRowBlock, so every block of partial sums is the same
+// whatever the number of shards; only the order of the double additions
+// of whole blocks changes.
+template <typename Work>
+void ForRowShards(OpKernelContext* context, const Geometry& g,
+                  int64_t shards, Work work) {
+  const int64_t row_blocks = (g.outer + kRowBlock - 1) / kRowBlock;
+  auto first_row = [&](int64_t shard) {
+    return std::min(g.outer, row_blocks * shard / shards * kRowBlock);
+  };
+  if (shards == 1) {
+    work(0, 0, g.outer);
+    return;
+  }
+  auto* workers = context->device()->tensorflow_cpu_worker_threads();
+  // A cost far above the sharder's threshold: one shard per task.
+  const int64_t cost_per_shard = g.size() / shards * 8;
+  ::tensorflow::Shard(shards, workers->workers, shards, cost_per_shard,
+                      [&](int64_t s0, int64_t s1) {
+                        for (int64_t s = s0; s < s1; ++s) {
+                          work(s, first_row(s), first_row(s + 1));
+                        }
+                      });
+}
+
+// Calls write(i, c) for every entry of rows [a0, a1) and channels
+// [c0, c1).
 template <typename Write>
-TF1_WN_INLINE void ForEachEntry(const Geometry& g, int64_t c0, int64_t c1,
-                                Write write) {
-  for (int64_t a = 0; a < g.outer; ++a) {
+TF1_WN_INLINE void ForEachEntryOfRows(const Geometry& g, int64_t a0,
+                                      int64_t a1, int64_t c0, int64_t c1,
+                                      Write write) {
+  for (int64_t a = a0; a < a1; ++a) {
     if (g.inner == 1) {
       const int64_t row = a * g.channels;
 #pragma omp simd
@@ -183,6 +244,13 @@ TF1_WN_INLINE void ForEachEntry(const Geometry& g, int64_t c0, int64_t c1,
       for (int64_t b = 0; b < g.inner; ++b) write(base + b, c);
     }
   }
+}
+
+// Calls write(i, c) for every entry of channels [c0, c1).
+template <typename Write>
+TF1_WN_INLINE void ForEachEntry(const Geometry& g, int64_t c0, int64_t c1,
+                                Write write) {
+  ForEachEntryOfRows(g, 0, g.outer, c0, c1, write);
 }
 
 // Reads the channel axes; checks kernel and gain against them.

@@ -96,49 +96,41 @@ REGISTER_OP("Tf1WnScaleColumnsGrad")
 
 namespace {
 
+// What the row loops of Tf1WnNormFactor and Tf1WnScaledProductGrad read
+// and write; the per-channel arithmetic around them is in Compute.
 template <typename T>
 struct ChannelScaleArgs {
   Geometry g;
   const T* direction;
-  const T* gain;
   const T* product_grad;   // backward only
-  const T* inverse_in;     // backward only
-  const T* factor_grad;    // backward only
-  double eps;
-  T* factor;               // forward: output; backward: [channels] scratch
-  T* inverse_norm;         // forward only
+  const T* factor;         // backward: the coefficient of v in d v
   T* direction_grad;       // backward only
-  T* gain_grad;            // backward only
-  double* sums;            // [channels] scratch
-  T* partial;              // [2 * channels] scratch
+  double* sums;            // forward: [shards * channels]
+  T* partial;              // forward: [shards * channels] scratch
 };
 
+// The sums of squares of rows [a0, a1) into shard `shard`'s sums.
 template <typename T>
-TF1_WN_INLINE void ChannelScaleBlock(const ChannelScaleArgs<T>& x, int64_t c0,
-                                     int64_t c1) {
-  WeightNormFactors(x.g, c0, c1, x.direction, x.gain, x.eps, x.partial,
-                    x.sums, x.inverse_norm, x.factor);
+TF1_WN_INLINE void NormFactorRows(const ChannelScaleArgs<T>& x, int64_t shard,
+                                  int64_t a0, int64_t a1) {
+  const int64_t offset = shard * x.g.channels;
+  AddSquaredRowSums(x.g, a0, a1, x.direction, x.partial + offset,
+                    x.sums + offset);
 }
 
+// d v for rows [a0, a1), with the per-channel coefficient in x.factor.
 template <typename T>
-TF1_WN_INLINE void ScaledProductGradBlock(const ChannelScaleArgs<T>& x,
-                                          int64_t c0, int64_t c1) {
-  T* coefficient = x.factor;
-  for (int64_t c = c0; c < c1; ++c) {
-    const double inverse = x.inverse_in[c];
-    const double factor_grad = x.factor_grad[c];
-    x.gain_grad[c] = static_cast<T>(factor_grad * inverse);
-    coefficient[c] = static_cast<T>(factor_grad * static_cast<double>(
-        x.gain[c]) * inverse * inverse * inverse);
-  }
+TF1_WN_INLINE void ScaledProductGradRows(const ChannelScaleArgs<T>& x,
+                                         int64_t a0, int64_t a1) {
+  const T* coefficient = x.factor;
   const T* v = x.direction;
   const T* p = x.product_grad;
   T* dv = x.direction_grad;
-  ForEachEntry(x.g, c0, c1, [v, p, coefficient, dv](int64_t i, int64_t c) {
-    dv[i] = p[i] - v[i] * coefficient[c];
-  });
+  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels,
+                     [v, p, coefficient, dv](int64_t i, int64_t c) {
+                       dv[i] = p[i] - v[i] * coefficient[c];
+                     });
 }
-
 
 // A [rows, channels] matrix and its per-column vectors.
 inline Status CheckColumns(const Tensor& matrix, const Tensor& vector,
@@ -232,13 +224,14 @@ TF1_WN_INLINE void ScaleColumnsGradBlock(const ScaleColumnsArgs<T>& x,
 }
 
 #define TF1_WN_INSTANTIATE(T)                                              \
-  TF1_WN_CLONES void ChannelScaleForward(const ChannelScaleArgs<T>& x,     \
-                                         int64_t c0, int64_t c1) {         \
-    ChannelScaleBlock(x, c0, c1);                                          \
+  TF1_WN_CLONES void NormFactorForward(const ChannelScaleArgs<T>& x,       \
+                                       int64_t shard, int64_t a0,          \
+                                       int64_t a1) {                       \
+    NormFactorRows(x, shard, a0, a1);                                      \
   }                                                                        \
   TF1_WN_CLONES void ScaledProductBackward(const ChannelScaleArgs<T>& x,   \
-                                           int64_t c0, int64_t c1) {       \
-    ScaledProductGradBlock(x, c0, c1);                                     \
+                                           int64_t a0, int64_t a1) {       \
+    ScaledProductGradRows(x, a0, a1);                                      \
   }                                                                        \
   TF1_WN_CLONES void ScaleColumnsForward(const ScaleColumnsArgs<T>& x,     \
                                          int64_t c0, int64_t c1) {         \
@@ -263,24 +256,33 @@ class ChannelScaleOp : public ChannelOpBase {
     const Tensor& gain = context->input(1);
     Geometry g;
     OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
-    ChannelScaleArgs<T> args{};
-    OP_REQUIRES_OK(context, ReadEps<T>(context->input(2), &args.eps));
+    double eps;
+    OP_REQUIRES_OK(context, ReadEps<T>(context->input(2), &eps));
     Tensor *factor, *inverse_norm;
     const TensorShape stats({g.channels});
     OP_REQUIRES_OK(context, context->allocate_output(0, stats, &factor));
     OP_REQUIRES_OK(context, context->allocate_output(1, stats, &inverse_norm));
-    std::vector<double> sums(g.channels);
-    std::vector<T> partial(2 * g.channels);
+    // One row of sums per shard, added up in shard order.
+    const int64_t shards = RowShardCount(context, g);
+    std::vector<double> sums(shards * g.channels, 0.0);
+    std::vector<T> partial(shards * g.channels);
+    ChannelScaleArgs<T> args{};
     args.g = g;
     args.direction = direction.flat<T>().data();
-    args.gain = gain.flat<T>().data();
-    args.factor = factor->flat<T>().data();
-    args.inverse_norm = inverse_norm->flat<T>().data();
     args.sums = sums.data();
     args.partial = partial.data();
-    ForChannelBlocks(context, g, 1, [&args](int64_t c0, int64_t c1) {
-      ChannelScaleForward(args, c0, c1);
-    });
+    ForRowShards(context, g, shards,
+                 [&args](int64_t shard, int64_t a0, int64_t a1) {
+                   NormFactorForward(args, shard, a0, a1);
+                 });
+    for (int64_t shard = 1; shard < shards; ++shard) {
+      for (int64_t c = 0; c < g.channels; ++c) {
+        sums[c] += sums[shard * g.channels + c];
+      }
+    }
+    FactorsFromSums(int64_t{0}, g.channels, sums.data(),
+                    gain.flat<T>().data(), eps,
+                    inverse_norm->flat<T>().data(), factor->flat<T>().data());
   }
 };
 
@@ -300,20 +302,28 @@ class ScaledProductGradOp : public ChannelOpBase {
     Tensor *direction_grad, *gain_grad;
     OP_REQUIRES_OK(context, AllocateGradients(context, direction, gain,
                                               &direction_grad, &gain_grad));
+    const T* gain_values = gain.flat<T>().data();
+    const T* inverse_values = context->input(3).flat<T>().data();
+    const T* factor_grad = context->input(4).flat<T>().data();
+    T* gain_grad_values = gain_grad->flat<T>().data();
     std::vector<T> coefficient(g.channels);
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const double inverse = inverse_values[c];
+      gain_grad_values[c] = static_cast<T>(factor_grad[c] * inverse);
+      coefficient[c] = static_cast<T>(static_cast<double>(factor_grad[c]) *
+                                      static_cast<double>(gain_values[c]) *
+                                      inverse * inverse * inverse);
+    }
     ChannelScaleArgs<T> args{};
     args.g = g;
     args.direction = direction.flat<T>().data();
-    args.gain = gain.flat<T>().data();
     args.product_grad = product_grad.flat<T>().data();
-    args.inverse_in = context->input(3).flat<T>().data();
-    args.factor_grad = context->input(4).flat<T>().data();
     args.factor = coefficient.data();
     args.direction_grad = direction_grad->flat<T>().data();
-    args.gain_grad = gain_grad->flat<T>().data();
-    ForChannelBlocks(context, g, 1, [&args](int64_t c0, int64_t c1) {
-      ScaledProductBackward(args, c0, c1);
-    });
+    ForRowShards(context, g, RowShardCount(context, g),
+                 [&args](int64_t, int64_t a0, int64_t a1) {
+                   ScaledProductBackward(args, a0, a1);
+                 });
   }
 };
 
