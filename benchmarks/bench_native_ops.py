@@ -1,10 +1,12 @@
-"""Per-op time of the dense layers' kernel passes on one and two threads.
+"""Per-op time of the weight-norm kernel passes on one and two threads.
 
-`Tf1WnNormFactor` (one read of `v`) and `Tf1WnScaledProductGrad` (reads
-`P` and `v`, writes `dv`) on [1024, 1024] float32 kernels: eight ops of a
-kind chained over eight distinct variables (32 MB, more than this
-machine's L3 cache, so each op reads from memory, as in a training step
-after Adam), milliseconds per op, the median over runs.  A process's
+The dense layers' `Tf1WnNormFactor` (one read of `v`) and
+`Tf1WnScaledProductGrad` (reads `P` and `v`, writes `dv`) on [1024, 1024]
+float32 kernels, and the conv layers' `Tf1WnNormalizeWeight` and its
+gradient on [3, 3, 128, 1024] ones: eight ops of a kind chained over eight
+distinct variables (32-38 MB, more than this machine's L3 cache, so each
+op reads from memory, as in a training step after Adam), milliseconds per
+op, the median over runs.  A process's
 intra-op pool is sized by its first session, so each thread count runs in
 its own process; the processes alternate for `--rounds` rounds.
 
@@ -22,7 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 KERNELS = 8
 UNITS = 1024
-OPS = ("Tf1WnNormFactor", "Tf1WnScaledProductGrad")
+CONV_KERNEL = (3, 3, 128, 1024)
+OPS = ("Tf1WnNormFactor", "Tf1WnScaledProductGrad", "Tf1WnNormalizeWeight",
+       "Tf1WnNormalizeWeightGrad")
 
 
 def measure(threads, runs):
@@ -34,11 +38,13 @@ def measure(threads, runs):
     library = native_ops.load()
     rng = np.random.default_rng(0)
 
-    def variable():
-        return tf.Variable(rng.normal(size=(UNITS, UNITS)).astype(np.float32))
+    def variable(shape=(UNITS, UNITS)):
+        return tf.Variable(rng.normal(size=shape).astype(np.float32))
 
     directions = [variable() for _ in range(KERNELS)]
     products = [variable() for _ in range(KERNELS)]
+    conv_directions = [variable(CONV_KERNEL) for _ in range(KERNELS)]
+    conv_grads = [variable(CONV_KERNEL) for _ in range(KERNELS)]
     gain = tf.constant(rng.uniform(0.5, 1.5, UNITS).astype(np.float32))
     eps = tf.constant(1e-12, tf.float32)
     chains = {name: [] for name in OPS}
@@ -54,6 +60,16 @@ def measure(threads, runs):
                 p.read_value(), v, gain, inverse, factor,
                 channels_begin=1, channels_end=2)
         chains[OPS[1]].append(grad.op)
+    for v, upstream in zip(conv_directions, conv_grads):
+        with tf.control_dependencies(chains[OPS[2]][-1:]):
+            weight, inverse = library.tf1_wn_normalize_weight(
+                v, gain, eps, channels_begin=3, channels_end=4)
+        chains[OPS[2]].append(weight.op)
+        with tf.control_dependencies(chains[OPS[3]][-1:]):
+            grad, _ = library.tf1_wn_normalize_weight_grad(
+                upstream.read_value(), v, gain, inverse,
+                channels_begin=3, channels_end=4)
+        chains[OPS[3]].append(grad.op)
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=1)
     with tf.Session(config=config) as sess:
@@ -94,7 +110,8 @@ def main(argv=None):
                 check=True, capture_output=True, text=True).stdout
             for name, value in json.loads(output.splitlines()[-1]).items():
                 figures[threads][name].append(value)
-    print(f"[{UNITS}, {UNITS}] float32, {KERNELS} chained ops per run, "
+    print(f"[{UNITS}, {UNITS}] and {list(CONV_KERNEL)} float32, "
+          f"{KERNELS} chained ops per run, "
           f"{runs} runs x {rounds} processes; ms per op (range)")
     print(f"{'op':26s} {'1 thread':>20s} {'2 threads':>20s}")
     for name in OPS:

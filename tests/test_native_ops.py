@@ -493,7 +493,8 @@ def test_scaled_matmul_matches_numpy(graph, rng, mode, rows, features,
 
 # The intra-op pool of a process is sized by its first session, so each
 # thread count gets a fresh process; inputs and results go through .npz.
-SHARDED_DENSE_PROGRAM = """
+# Inputs are fed, not constants: grappler would fold constants itself.
+SHARDED_PROGRAM = """
 import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -501,18 +502,47 @@ import tf1_wn
 
 tf.disable_eager_execution()
 tf1_wn.native_ops.set_mode("on")
-path, threads = sys.argv[1], int(sys.argv[2])
-data = np.load(path + "/inputs.npz")
-arrays = [data[name] for name in ("x", "v", "g", "b")]
-# Fed, not constants: grappler would fold constants on its own thread.
-tensors = [tf.placeholder(t.dtype, t.shape) for t in arrays]
-y = tf1_wn.normalization.scaled_matmul(*tensors, eps=1e-3)
-grads = tf.gradients(tf.reduce_sum(y * data["upstream"]), tensors)
+path, threads, which = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = dict(np.load(path + "/inputs.npz"))
+upstream = data.pop("upstream")
+axes = [int(a) for a in data.pop("axes")]
+tensors = {name: tf.placeholder(t.dtype, t.shape) for name, t in data.items()}
+if which == "dense":
+    outputs = tf1_wn.normalization.scaled_matmul(
+        tensors["x"], tensors["v"], tensors["g"], tensors["b"], eps=1e-3)
+else:
+    outputs = tf1_wn.normalization.normalize_weight(
+        tensors["v"], tensors["g"], axes, eps=1e-3)
+names = sorted(tensors)
+grads = tf.gradients(tf.reduce_sum(outputs * upstream),
+                     [tensors[name] for name in names])
 config = tf.ConfigProto(intra_op_parallelism_threads=threads)
 with tf.Session(config=config) as sess:
-    values = sess.run([y] + grads, dict(zip(tensors, arrays)))
-np.savez(path + "/outputs.npz", **dict(zip(["y", "x", "v", "g", "b"], values)))
+    values = sess.run([outputs] + grads,
+                      {tensors[name]: data[name] for name in names})
+np.savez(path + "/outputs.npz", **dict(zip(["y"] + names, values)))
 """
+
+
+def _run_sharded(tmp_path, which, threads, upstream, axes=(), **arrays):
+    np.savez(tmp_path / "inputs.npz", upstream=upstream,
+             axes=np.array(axes, np.int64), **arrays)
+    result = subprocess.run(
+        [sys.executable, "-c", SHARDED_PROGRAM, str(tmp_path), str(threads),
+         which], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(tmp_path / "outputs.npz"))
+
+
+def _assert_close(values, expected, dtype):
+    tolerance = 2e-4 if dtype == np.float32 else 1e-9
+    for name, reference in expected.items():
+        value = values[name]
+        assert value.dtype == dtype, name
+        np.testing.assert_allclose(value, reference, rtol=tolerance,
+                                   atol=tolerance * np.abs(reference).max(),
+                                   err_msg=name)
 
 
 @needs_compiler
@@ -529,23 +559,44 @@ def test_scaled_matmul_row_shards_match_numpy(tmp_path, rng, threads, dtype):
     g = rng.uniform(0.5, 1.5, size=units)
     b = rng.normal(size=units)
     upstream = rng.normal(size=(rows, units))
-    np.savez(tmp_path / "inputs.npz", x=x.astype(dtype), v=v.astype(dtype),
-             g=g.astype(dtype), b=b.astype(dtype),
-             upstream=upstream.astype(dtype))
-    result = subprocess.run(
-        [sys.executable, "-c", SHARDED_DENSE_PROGRAM, str(tmp_path),
-         str(threads)], capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    values = np.load(tmp_path / "outputs.npz")
-    expected = _dense_reference(x, v, g, b, upstream, 1e-3)
-    tolerance = 2e-4 if dtype == np.float32 else 1e-9
-    for name, reference in expected.items():
-        value = values[name]
-        assert value.dtype == dtype, name
-        np.testing.assert_allclose(value, reference, rtol=tolerance,
-                                   atol=tolerance * np.abs(reference).max(),
-                                   err_msg=name)
+    values = _run_sharded(
+        tmp_path, "dense", threads, upstream.astype(dtype),
+        **{name: t.astype(dtype) for name, t in
+           dict(x=x, v=v, g=g, b=b).items()})
+    _assert_close(values, _dense_reference(x, v, g, b, upstream, 1e-3),
+                  dtype)
+
+
+@needs_compiler
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axes", [
+    ((3, 3, 117, 1000), [0, 1, 2]),   # conv: 1053 rows of 1000 channels
+    ((3, 3, 1000, 120), [0, 1, 3]),   # transposed conv: 9 rows, inner > 1
+])
+def test_weight_norm_row_shards_match_numpy(tmp_path, rng, threads, dtype,
+                                            shape, axes):
+    """Tf1WnNormalizeWeight and its gradient, both passes split into row
+    ranges, against the float64 closed form."""
+    v = rng.normal(0.1, 1.0, size=shape)
+    channel_axis = [a for a in range(4) if a not in axes][0]
+    index = [slice(None)] * 4
+    index[channel_axis] = 5
+    v[tuple(index)] = 0.0   # an all-zero channel: finite, zero output
+    g = rng.uniform(0.5, 1.5, size=shape[channel_axis])
+    upstream = rng.normal(size=shape)
+    values = _run_sharded(tmp_path, "kernel", threads,
+                          upstream.astype(dtype), axes,
+                          v=v.astype(dtype), g=g.astype(dtype))
+    keep = dict(axis=tuple(axes), keepdims=True)
+    kept_shape = [1 if a in axes else n for a, n in enumerate(shape)]
+    norm = np.sqrt((v ** 2).sum(**keep) + 1e-3)
+    gain = g.reshape(kept_shape)
+    dot = (upstream * v).sum(**keep)
+    _assert_close(values, {
+        "y": gain * v / norm,
+        "v": gain / norm * (upstream - v * dot / norm ** 2),
+        "g": (dot / norm).reshape(-1)}, dtype)
 
 
 def _constant(r, shape):

@@ -183,32 +183,39 @@ TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
 // short run of every row: with 1024 float channels and two threads, half
 // of each 4 KiB row, a new page for every row, which the prefetchers do
 // not follow (on this project's 2-core test machine, Tf1WnNormFactor on a
-// 1024x1024 kernel took longer on two threads than on one).  The one-pass
-// dense ops (Tf1WnNormFactor, Tf1WnScaledProductGrad) split rows instead:
-// each worker streams one contiguous range.  The two-pass ops finish a
-// channel's statistics before they write it, and keep channel blocks.
+// 1024x1024 kernel took longer on two threads than on one).  The weight-
+// norm ops split rows instead, so each worker streams one contiguous
+// range; a two-pass op runs each pass so, adding up the first pass's
+// per-shard sums in between.  The standardization ops keep channel
+// blocks.
 //
+// Shard boundaries fall at multiples of this many rows: kRowBlock where the
+// partial sums run over blocks of rows (inner == 1), so every block is the
+// same whatever the number of shards and only the order of the double
+// additions of whole blocks changes; else any row.
+inline int64_t RowGrain(const Geometry& g) {
+  return g.inner == 1 ? kRowBlock : 1;
+}
+
 // Returns the number of row shards for `g`: one below kParallelEntries,
-// else one per intra-op thread, at most one per kRowBlock rows.
+// else one per intra-op thread, at most one per RowGrain rows.
 inline int64_t RowShardCount(OpKernelContext* context, const Geometry& g) {
   if (g.size() < kParallelEntries) return 1;
   const int64_t threads =
       context->device()->tensorflow_cpu_worker_threads()->num_threads;
-  const int64_t row_blocks = (g.outer + kRowBlock - 1) / kRowBlock;
-  return std::max<int64_t>(1, std::min(threads, row_blocks));
+  const int64_t grains = (g.outer + RowGrain(g) - 1) / RowGrain(g);
+  return std::max<int64_t>(1, std::min(threads, grains));
 }
 
 // Runs `work(shard, first_row, last_row)` for each of `shards` ranges of
-// rows, in parallel when there are several.  The boundaries fall at
-// multiples of kRowBlock, so every block of partial sums is the same
-// whatever the number of shards; only the order of the double additions
-// of whole blocks changes.
+// rows, in parallel when there are several.
 template <typename Work>
 void ForRowShards(OpKernelContext* context, const Geometry& g,
                   int64_t shards, Work work) {
-  const int64_t row_blocks = (g.outer + kRowBlock - 1) / kRowBlock;
+  const int64_t grain = RowGrain(g);
+  const int64_t grains = (g.outer + grain - 1) / grain;
   auto first_row = [&](int64_t shard) {
-    return std::min(g.outer, row_blocks * shard / shards * kRowBlock);
+    return std::min(g.outer, grains * shard / shards * grain);
   };
   if (shards == 1) {
     work(0, 0, g.outer);

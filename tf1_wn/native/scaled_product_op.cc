@@ -280,7 +280,7 @@ class ChannelScaleOp : public ChannelOpBase {
         sums[c] += sums[shard * g.channels + c];
       }
     }
-    FactorsFromSums(int64_t{0}, g.channels, sums.data(),
+    FactorsFromSums(g.channels, sums.data(),
                     gain.flat<T>().data(), eps,
                     inverse_norm->flat<T>().data(), factor->flat<T>().data());
   }

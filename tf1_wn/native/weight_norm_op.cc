@@ -10,7 +10,8 @@
 //
 // Composed from TensorFlow ops that is seven kernel-sized ops per layer and
 // step, three of them broadcasting; here it is two passes over the kernel
-// each way.  Loops and layout: channel_loops.h.
+// each way, each split into row ranges for a large kernel.  Loops and
+// layout: channel_loops.h.
 #include "weight_norm_factor.h"
 
 namespace tf1_wn {
@@ -54,73 +55,123 @@ REGISTER_OP("Tf1WnNormalizeWeightGrad")
 
 namespace {
 
+// What the row loops read and write; the per-channel arithmetic between
+// the two passes is in Compute.  Each pass is split into row ranges
+// (channel_loops.h, ForRowShards); the first pass keeps one row of sums
+// per shard.
 template <typename T>
 struct WeightNormArgs {
   Geometry g;
   const T* direction;
-  const T* gain;
-  const T* grad;  // backward only
-  double eps;
+  const T* grad;              // backward only
+  const T* factor;            // the second pass: gain * inverse
+  const T* direction_factor;  // backward's second pass
   T* output;
-  T* inverse_norm;
-  T* gain_grad;   // backward only
-  double* sums;   // [channels] scratch
-  T* scratch;     // [3 * channels] scratch
+  double* sums;               // the first pass: [shards * channels]
+  T* partial;                 // the first pass: [shards * channels]
 };
 
+// Forward, first pass: sum(v^2) of rows [a0, a1) into shard's sums.
 template <typename T>
-TF1_WN_INLINE void WeightNormForwardBlock(const WeightNormArgs<T>& x,
-                                          int64_t c0, int64_t c1) {
-  const Geometry& g = x.g;
-  const T* v = x.direction;
-  T* factor = x.scratch + 2 * g.channels;
-  WeightNormFactors(g, c0, c1, v, x.gain, x.eps, x.scratch, x.sums,
-                    x.inverse_norm, factor);
-  T* w = x.output;
-  ForEachEntry(g, c0, c1, [v, factor, w](int64_t i, int64_t c) {
-    w[i] = v[i] * factor[c];
-  });
+TF1_WN_INLINE void WeightNormSumRows(const WeightNormArgs<T>& x,
+                                     int64_t shard, int64_t a0, int64_t a1) {
+  const int64_t offset = shard * x.g.channels;
+  AddSquaredRowSums(x.g, a0, a1, x.direction, x.partial + offset,
+                    x.sums + offset);
 }
 
+// Forward, second pass: w = v * factor.
 template <typename T>
-TF1_WN_INLINE void WeightNormBackwardBlock(const WeightNormArgs<T>& x,
-                                           int64_t c0, int64_t c1) {
-  const Geometry& g = x.g;
+TF1_WN_INLINE void WeightNormScaleRows(const WeightNormArgs<T>& x,
+                                       int64_t a0, int64_t a1) {
+  const T* v = x.direction;
+  const T* factor = x.factor;
+  T* w = x.output;
+  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels,
+                     [v, factor, w](int64_t i, int64_t c) {
+                       w[i] = v[i] * factor[c];
+                     });
+}
+
+// Backward, first pass: dot = sum(dw * v) of rows [a0, a1).
+template <typename T>
+TF1_WN_INLINE void WeightNormGradSumRows(const WeightNormArgs<T>& x,
+                                         int64_t shard, int64_t a0,
+                                         int64_t a1) {
+  const int64_t offset = shard * x.g.channels;
   const T* v = x.direction;
   const T* dw = x.grad;
   auto unused = [](int64_t, int64_t) { return T(0); };
-  SumOverRows<1>(g, c0, c1, [v, dw](int64_t i, int64_t) { return dw[i] * v[i]; },
-                 unused, x.scratch, x.sums, x.sums);
-  // d v = factor * dw - v * (factor * dot * inverse^2).
-  T* factor = x.scratch + 2 * g.channels;
-  T* direction_factor = x.scratch;  // the partial sums are done with
-  for (int64_t c = c0; c < c1; ++c) {
-    const double inverse = x.inverse_norm[c];
-    const double channel_factor = static_cast<double>(x.gain[c]) * inverse;
-    x.gain_grad[c] = static_cast<T>(x.sums[c] * inverse);
-    factor[c] = static_cast<T>(channel_factor);
-    direction_factor[c] =
-        static_cast<T>(channel_factor * x.sums[c] * inverse * inverse);
-  }
+  AddRowSums<1>(x.g, a0, a1, 0, x.g.channels,
+                [v, dw](int64_t i, int64_t) { return dw[i] * v[i]; }, unused,
+                x.partial + offset, x.sums + offset, x.sums + offset);
+}
+
+// Backward, second pass: d v = factor * dw - v * direction_factor, where
+// direction_factor = factor * dot * inverse^2.  Each entry of dw is read
+// before the same entry of d v is written (they may share a buffer).
+template <typename T>
+TF1_WN_INLINE void WeightNormGradRows(const WeightNormArgs<T>& x, int64_t a0,
+                                      int64_t a1) {
+  const T* v = x.direction;
+  const T* dw = x.grad;
+  const T* factor = x.factor;
+  const T* direction_factor = x.direction_factor;
   T* dv = x.output;
-  ForEachEntry(g, c0, c1,
-               [v, dw, factor, direction_factor, dv](int64_t i, int64_t c) {
-                 dv[i] = factor[c] * dw[i] - v[i] * direction_factor[c];
-               });
+  ForEachEntryOfRows(
+      x.g, a0, a1, 0, x.g.channels,
+      [v, dw, factor, direction_factor, dv](int64_t i, int64_t c) {
+        dv[i] = factor[c] * dw[i] - v[i] * direction_factor[c];
+      });
 }
 
 #define TF1_WN_INSTANTIATE(T)                                               \
-  TF1_WN_CLONES void WeightNormForward(const WeightNormArgs<T>& x,          \
-                                       int64_t c0, int64_t c1) {            \
-    WeightNormForwardBlock(x, c0, c1);                                      \
+  TF1_WN_CLONES void WeightNormSums(const WeightNormArgs<T>& x,             \
+                                    int64_t shard, int64_t a0, int64_t a1) { \
+    WeightNormSumRows(x, shard, a0, a1);                                    \
   }                                                                         \
-  TF1_WN_CLONES void WeightNormBackward(const WeightNormArgs<T>& x,         \
-                                        int64_t c0, int64_t c1) {           \
-    WeightNormBackwardBlock(x, c0, c1);                                     \
+  TF1_WN_CLONES void WeightNormScale(const WeightNormArgs<T>& x,            \
+                                     int64_t a0, int64_t a1) {              \
+    WeightNormScaleRows(x, a0, a1);                                         \
+  }                                                                         \
+  TF1_WN_CLONES void WeightNormGradSums(const WeightNormArgs<T>& x,         \
+                                        int64_t shard, int64_t a0,          \
+                                        int64_t a1) {                       \
+    WeightNormGradSumRows(x, shard, a0, a1);                                \
+  }                                                                         \
+  TF1_WN_CLONES void WeightNormGrad(const WeightNormArgs<T>& x, int64_t a0, \
+                                    int64_t a1) {                           \
+    WeightNormGradRows(x, a0, a1);                                          \
   }
 TF1_WN_INSTANTIATE(float)
 TF1_WN_INSTANTIATE(double)
 #undef TF1_WN_INSTANTIATE
+
+// Runs a first pass of per-shard sums and returns their total per channel
+// (added in shard order).
+template <typename T, typename Pass>
+std::vector<double> ShardedSums(OpKernelContext* context,
+                                WeightNormArgs<T>* args, int64_t shards,
+                                Pass pass) {
+  const int64_t channels = args->g.channels;
+  std::vector<double> sums(shards * channels, 0.0);
+  std::vector<T> partial(shards * channels);
+  args->sums = sums.data();
+  args->partial = partial.data();
+  ForRowShards(context, args->g, shards,
+               [args, pass](int64_t shard, int64_t a0, int64_t a1) {
+                 pass(*args, shard, a0, a1);
+               });
+  for (int64_t shard = 1; shard < shards; ++shard) {
+    for (int64_t c = 0; c < channels; ++c) {
+      sums[c] += sums[shard * channels + c];
+    }
+  }
+  sums.resize(channels);
+  args->sums = nullptr;
+  args->partial = nullptr;
+  return sums;
+}
 
 template <typename T>
 class WeightNormOp : public ChannelOpBase {
@@ -131,28 +182,34 @@ class WeightNormOp : public ChannelOpBase {
   void Compute(OpKernelContext* context) override {
     const Tensor& direction = context->input(0);
     const Tensor& gain = context->input(1);
-    const Tensor& eps = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
-    WeightNormArgs<T> args{};
-    OP_REQUIRES_OK(context, ReadEps<T>(eps, &args.eps));
+    double eps;
+    OP_REQUIRES_OK(context, ReadEps<T>(context->input(2), &eps));
     Tensor *output, *inverse_norm;
     OP_REQUIRES_OK(context,
                    context->allocate_output(0, direction.shape(), &output));
     OP_REQUIRES_OK(context, context->allocate_output(
                                 1, TensorShape({g.channels}), &inverse_norm));
-    std::vector<double> sums(g.channels);
-    std::vector<T> scratch(3 * g.channels);
+    WeightNormArgs<T> args{};
     args.g = g;
     args.direction = direction.flat<T>().data();
-    args.gain = gain.flat<T>().data();
     args.output = output->flat<T>().data();
-    args.inverse_norm = inverse_norm->flat<T>().data();
-    args.sums = sums.data();
-    args.scratch = scratch.data();
-    ForChannelBlocks(context, g, 2, [&args](int64_t c0, int64_t c1) {
-      WeightNormForward(args, c0, c1);
-    });
+    const int64_t shards = RowShardCount(context, g);
+    const std::vector<double> sums = ShardedSums(
+        context, &args, shards, [](const WeightNormArgs<T>& x, int64_t shard,
+                                   int64_t a0, int64_t a1) {
+          WeightNormSums(x, shard, a0, a1);
+        });
+    std::vector<T> factor(g.channels);
+    FactorsFromSums(g.channels, sums.data(),
+                    gain.flat<T>().data(), eps,
+                    inverse_norm->flat<T>().data(), factor.data());
+    args.factor = factor.data();
+    ForRowShards(context, g, shards,
+                 [&args](int64_t, int64_t a0, int64_t a1) {
+                   WeightNormScale(args, a0, a1);
+                 });
   }
 };
 
@@ -166,29 +223,41 @@ class WeightNormGradOp : public ChannelOpBase {
     const Tensor& grad = context->input(0);
     const Tensor& direction = context->input(1);
     const Tensor& gain = context->input(2);
-    const Tensor& inverse_norm = context->input(3);
     Geometry g;
     OP_REQUIRES_OK(context, CheckKernelAndGain(direction, gain, &g));
     OP_REQUIRES_OK(context, CheckGradientInputs(context, direction, g, 3));
     Tensor *direction_grad, *gain_grad;
     OP_REQUIRES_OK(context, AllocateGradients(context, direction, gain,
                                               &direction_grad, &gain_grad));
-    std::vector<double> sums(g.channels);
-    std::vector<T> scratch(3 * g.channels);
     WeightNormArgs<T> args{};
     args.g = g;
     args.direction = direction.flat<T>().data();
-    args.gain = gain.flat<T>().data();
     args.grad = grad.flat<T>().data();
-    // inverse_norm is an input here; the block only reads it.
-    args.inverse_norm = const_cast<T*>(inverse_norm.flat<T>().data());
     args.output = direction_grad->flat<T>().data();
-    args.gain_grad = gain_grad->flat<T>().data();
-    args.sums = sums.data();
-    args.scratch = scratch.data();
-    ForChannelBlocks(context, g, 2, [&args](int64_t c0, int64_t c1) {
-      WeightNormBackward(args, c0, c1);
-    });
+    const int64_t shards = RowShardCount(context, g);
+    const std::vector<double> dots = ShardedSums(
+        context, &args, shards, [](const WeightNormArgs<T>& x, int64_t shard,
+                                   int64_t a0, int64_t a1) {
+          WeightNormGradSums(x, shard, a0, a1);
+        });
+    const T* gains = gain.flat<T>().data();
+    const T* inverses = context->input(3).flat<T>().data();
+    T* gain_grads = gain_grad->flat<T>().data();
+    std::vector<T> factor(g.channels), direction_factor(g.channels);
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const double inverse = inverses[c];
+      const double channel_factor = static_cast<double>(gains[c]) * inverse;
+      gain_grads[c] = static_cast<T>(dots[c] * inverse);
+      factor[c] = static_cast<T>(channel_factor);
+      direction_factor[c] =
+          static_cast<T>(channel_factor * dots[c] * inverse * inverse);
+    }
+    args.factor = factor.data();
+    args.direction_factor = direction_factor.data();
+    ForRowShards(context, g, shards,
+                 [&args](int64_t, int64_t a0, int64_t a1) {
+                   WeightNormGrad(args, a0, a1);
+                 });
   }
 };
 
