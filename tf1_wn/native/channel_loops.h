@@ -232,6 +232,30 @@ void ForRowShards(OpKernelContext* context, const Geometry& g,
                       });
 }
 
+// A summing pass over `shards` row ranges: `pass(first_row, last_row,
+// partial, sums)` adds its rows' terms into `sums`, one [channels] row of
+// double per shard, with `partial` a [channels] row of T scratch.  Returns
+// the per-channel totals, the shards added in order.
+template <typename T, typename Pass>
+std::vector<double> SumRowShards(OpKernelContext* context, const Geometry& g,
+                                 int64_t shards, Pass pass) {
+  const int64_t channels = g.channels;
+  std::vector<double> sums(shards * channels, 0.0);
+  std::vector<T> partial(shards * channels);
+  ForRowShards(context, g, shards,
+               [&](int64_t shard, int64_t a0, int64_t a1) {
+                 pass(a0, a1, partial.data() + shard * channels,
+                      sums.data() + shard * channels);
+               });
+  for (int64_t shard = 1; shard < shards; ++shard) {
+    for (int64_t c = 0; c < channels; ++c) {
+      sums[c] += sums[shard * channels + c];
+    }
+  }
+  sums.resize(channels);
+  return sums;
+}
+
 // Calls write(i, c) for every entry of rows [a0, a1) and channels
 // [c0, c1).
 template <typename Write>

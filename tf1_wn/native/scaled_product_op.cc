@@ -105,18 +105,7 @@ struct ChannelScaleArgs {
   const T* product_grad;   // backward only
   const T* factor;         // backward: the coefficient of v in d v
   T* direction_grad;       // backward only
-  double* sums;            // forward: [shards * channels]
-  T* partial;              // forward: [shards * channels] scratch
 };
-
-// The sums of squares of rows [a0, a1) into shard `shard`'s sums.
-template <typename T>
-TF1_WN_INLINE void NormFactorRows(const ChannelScaleArgs<T>& x, int64_t shard,
-                                  int64_t a0, int64_t a1) {
-  const int64_t offset = shard * x.g.channels;
-  AddSquaredRowSums(x.g, a0, a1, x.direction, x.partial + offset,
-                    x.sums + offset);
-}
 
 // d v for rows [a0, a1), with the per-channel coefficient in x.factor.
 template <typename T>
@@ -225,9 +214,9 @@ TF1_WN_INLINE void ScaleColumnsGradBlock(const ScaleColumnsArgs<T>& x,
 
 #define TF1_WN_INSTANTIATE(T)                                              \
   TF1_WN_CLONES void NormFactorForward(const ChannelScaleArgs<T>& x,       \
-                                       int64_t shard, int64_t a0,          \
-                                       int64_t a1) {                       \
-    NormFactorRows(x, shard, a0, a1);                                      \
+                                       int64_t a0, int64_t a1, T* partial, \
+                                       double* sums) {                     \
+    AddSquaredRowSums(x.g, a0, a1, x.direction, partial, sums);            \
   }                                                                        \
   TF1_WN_CLONES void ScaledProductBackward(const ChannelScaleArgs<T>& x,   \
                                            int64_t a0, int64_t a1) {       \
@@ -262,24 +251,14 @@ class ChannelScaleOp : public ChannelOpBase {
     const TensorShape stats({g.channels});
     OP_REQUIRES_OK(context, context->allocate_output(0, stats, &factor));
     OP_REQUIRES_OK(context, context->allocate_output(1, stats, &inverse_norm));
-    // One row of sums per shard, added up in shard order.
-    const int64_t shards = RowShardCount(context, g);
-    std::vector<double> sums(shards * g.channels, 0.0);
-    std::vector<T> partial(shards * g.channels);
     ChannelScaleArgs<T> args{};
     args.g = g;
     args.direction = direction.flat<T>().data();
-    args.sums = sums.data();
-    args.partial = partial.data();
-    ForRowShards(context, g, shards,
-                 [&args](int64_t shard, int64_t a0, int64_t a1) {
-                   NormFactorForward(args, shard, a0, a1);
-                 });
-    for (int64_t shard = 1; shard < shards; ++shard) {
-      for (int64_t c = 0; c < g.channels; ++c) {
-        sums[c] += sums[shard * g.channels + c];
-      }
-    }
+    const std::vector<double> sums = SumRowShards<T>(
+        context, g, RowShardCount(context, g),
+        [&args](int64_t a0, int64_t a1, T* partial, double* row_sums) {
+          NormFactorForward(args, a0, a1, partial, row_sums);
+        });
     FactorsFromSums(g.channels, sums.data(),
                     gain.flat<T>().data(), eps,
                     inverse_norm->flat<T>().data(), factor->flat<T>().data());

@@ -57,8 +57,7 @@ namespace {
 
 // What the row loops read and write; the per-channel arithmetic between
 // the two passes is in Compute.  Each pass is split into row ranges
-// (channel_loops.h, ForRowShards); the first pass keeps one row of sums
-// per shard.
+// (channel_loops.h, SumRowShards and ForRowShards).
 template <typename T>
 struct WeightNormArgs {
   Geometry g;
@@ -67,18 +66,7 @@ struct WeightNormArgs {
   const T* factor;            // the second pass: gain * inverse
   const T* direction_factor;  // backward's second pass
   T* output;
-  double* sums;               // the first pass: [shards * channels]
-  T* partial;                 // the first pass: [shards * channels]
 };
-
-// Forward, first pass: sum(v^2) of rows [a0, a1) into shard's sums.
-template <typename T>
-TF1_WN_INLINE void WeightNormSumRows(const WeightNormArgs<T>& x,
-                                     int64_t shard, int64_t a0, int64_t a1) {
-  const int64_t offset = shard * x.g.channels;
-  AddSquaredRowSums(x.g, a0, a1, x.direction, x.partial + offset,
-                    x.sums + offset);
-}
 
 // Forward, second pass: w = v * factor.
 template <typename T>
@@ -93,18 +81,17 @@ TF1_WN_INLINE void WeightNormScaleRows(const WeightNormArgs<T>& x,
                      });
 }
 
-// Backward, first pass: dot = sum(dw * v) of rows [a0, a1).
+// Backward, first pass: adds dot = sum(dw * v) of rows [a0, a1) to sums.
 template <typename T>
 TF1_WN_INLINE void WeightNormGradSumRows(const WeightNormArgs<T>& x,
-                                         int64_t shard, int64_t a0,
-                                         int64_t a1) {
-  const int64_t offset = shard * x.g.channels;
+                                         int64_t a0, int64_t a1, T* partial,
+                                         double* sums) {
   const T* v = x.direction;
   const T* dw = x.grad;
   auto unused = [](int64_t, int64_t) { return T(0); };
   AddRowSums<1>(x.g, a0, a1, 0, x.g.channels,
                 [v, dw](int64_t i, int64_t) { return dw[i] * v[i]; }, unused,
-                x.partial + offset, x.sums + offset, x.sums + offset);
+                partial, sums, sums);
 }
 
 // Backward, second pass: d v = factor * dw - v * direction_factor, where
@@ -126,18 +113,18 @@ TF1_WN_INLINE void WeightNormGradRows(const WeightNormArgs<T>& x, int64_t a0,
 }
 
 #define TF1_WN_INSTANTIATE(T)                                               \
-  TF1_WN_CLONES void WeightNormSums(const WeightNormArgs<T>& x,             \
-                                    int64_t shard, int64_t a0, int64_t a1) { \
-    WeightNormSumRows(x, shard, a0, a1);                                    \
+  TF1_WN_CLONES void WeightNormSums(const WeightNormArgs<T>& x, int64_t a0, \
+                                    int64_t a1, T* partial, double* sums) { \
+    AddSquaredRowSums(x.g, a0, a1, x.direction, partial, sums);             \
   }                                                                         \
   TF1_WN_CLONES void WeightNormScale(const WeightNormArgs<T>& x,            \
                                      int64_t a0, int64_t a1) {              \
     WeightNormScaleRows(x, a0, a1);                                         \
   }                                                                         \
   TF1_WN_CLONES void WeightNormGradSums(const WeightNormArgs<T>& x,         \
-                                        int64_t shard, int64_t a0,          \
-                                        int64_t a1) {                       \
-    WeightNormGradSumRows(x, shard, a0, a1);                                \
+                                        int64_t a0, int64_t a1, T* partial, \
+                                        double* sums) {                     \
+    WeightNormGradSumRows(x, a0, a1, partial, sums);                        \
   }                                                                         \
   TF1_WN_CLONES void WeightNormGrad(const WeightNormArgs<T>& x, int64_t a0, \
                                     int64_t a1) {                           \
@@ -146,32 +133,6 @@ TF1_WN_INLINE void WeightNormGradRows(const WeightNormArgs<T>& x, int64_t a0,
 TF1_WN_INSTANTIATE(float)
 TF1_WN_INSTANTIATE(double)
 #undef TF1_WN_INSTANTIATE
-
-// Runs a first pass of per-shard sums and returns their total per channel
-// (added in shard order).
-template <typename T, typename Pass>
-std::vector<double> ShardedSums(OpKernelContext* context,
-                                WeightNormArgs<T>* args, int64_t shards,
-                                Pass pass) {
-  const int64_t channels = args->g.channels;
-  std::vector<double> sums(shards * channels, 0.0);
-  std::vector<T> partial(shards * channels);
-  args->sums = sums.data();
-  args->partial = partial.data();
-  ForRowShards(context, args->g, shards,
-               [args, pass](int64_t shard, int64_t a0, int64_t a1) {
-                 pass(*args, shard, a0, a1);
-               });
-  for (int64_t shard = 1; shard < shards; ++shard) {
-    for (int64_t c = 0; c < channels; ++c) {
-      sums[c] += sums[shard * channels + c];
-    }
-  }
-  sums.resize(channels);
-  args->sums = nullptr;
-  args->partial = nullptr;
-  return sums;
-}
 
 template <typename T>
 class WeightNormOp : public ChannelOpBase {
@@ -196,10 +157,10 @@ class WeightNormOp : public ChannelOpBase {
     args.direction = direction.flat<T>().data();
     args.output = output->flat<T>().data();
     const int64_t shards = RowShardCount(context, g);
-    const std::vector<double> sums = ShardedSums(
-        context, &args, shards, [](const WeightNormArgs<T>& x, int64_t shard,
-                                   int64_t a0, int64_t a1) {
-          WeightNormSums(x, shard, a0, a1);
+    const std::vector<double> sums = SumRowShards<T>(
+        context, g, shards,
+        [&args](int64_t a0, int64_t a1, T* partial, double* row_sums) {
+          WeightNormSums(args, a0, a1, partial, row_sums);
         });
     std::vector<T> factor(g.channels);
     FactorsFromSums(g.channels, sums.data(),
@@ -235,10 +196,10 @@ class WeightNormGradOp : public ChannelOpBase {
     args.grad = grad.flat<T>().data();
     args.output = direction_grad->flat<T>().data();
     const int64_t shards = RowShardCount(context, g);
-    const std::vector<double> dots = ShardedSums(
-        context, &args, shards, [](const WeightNormArgs<T>& x, int64_t shard,
-                                   int64_t a0, int64_t a1) {
-          WeightNormGradSums(x, shard, a0, a1);
+    const std::vector<double> dots = SumRowShards<T>(
+        context, g, shards,
+        [&args](int64_t a0, int64_t a1, T* partial, double* row_sums) {
+          WeightNormGradSums(args, a0, a1, partial, row_sums);
         });
     const T* gains = gain.flat<T>().data();
     const T* inverses = context->input(3).flat<T>().data();
