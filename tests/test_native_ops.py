@@ -510,6 +510,9 @@ tensors = {name: tf.placeholder(t.dtype, t.shape) for name, t in data.items()}
 if which == "dense":
     outputs = tf1_wn.normalization.scaled_matmul(
         tensors["x"], tensors["v"], tensors["g"], tensors["b"], eps=1e-3)
+elif which in ("paper", "bit"):
+    outputs = tf1_wn.standardization.standardize_weight(
+        tensors["v"], axes, gain=tensors["g"], variant=which)
 else:
     outputs = tf1_wn.normalization.normalize_weight(
         tensors["v"], tensors["g"], axes, eps=1e-3)
@@ -597,6 +600,50 @@ def test_weight_norm_row_shards_match_numpy(tmp_path, rng, threads, dtype,
         "y": gain * v / norm,
         "v": gain / norm * (upstream - v * dot / norm ** 2),
         "g": (dot / norm).reshape(-1)}, dtype)
+
+
+@needs_compiler
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("variant", ["paper", "bit"])
+@pytest.mark.parametrize("shape,axes", [
+    ((3, 3, 117, 1000), [0, 1, 2]),   # conv: 1053 rows of 1000 channels
+    ((3, 3, 1000, 120), [0, 1, 3]),   # transposed conv: 9 rows, inner > 1
+])
+def test_weight_standardization_row_shards_match_numpy(
+        tmp_path, rng, threads, variant, shape, axes):
+    """Tf1WnStandardizeWeight and its gradient, both passes split into row
+    ranges, against float64 closed forms; one channel is constant."""
+    v = rng.normal(0.3, 0.05, size=shape)
+    channel_axis = [a for a in range(4) if a not in axes][0]
+    index = [slice(None)] * 4
+    index[channel_axis] = 5
+    v[tuple(index)] = 0.7
+    g = rng.uniform(0.5, 1.5, size=shape[channel_axis])
+    upstream = rng.normal(size=shape)
+    values = _run_sharded(tmp_path, variant, threads, upstream, axes, v=v,
+                          g=g)
+    keep = dict(axis=tuple(axes), keepdims=True)
+    kept_shape = [1 if a in axes else n for a, n in enumerate(shape)]
+    gain = g.reshape(kept_shape)
+    n = np.prod([shape[a] for a in axes])
+    centred = v - v.mean(**keep)
+    # d w = g r (U - mean(U) - centred r t P / divisor), P = sum(U centred):
+    # paper, r = 1 / (std + 1e-5), t = 1 / std (0 for a constant channel),
+    # unbiased; BiT, r = t = 1 / sqrt(var + 1e-10), biased.
+    if variant == "paper":
+        divisor = n - 1
+        std = np.sqrt((centred ** 2).sum(**keep) / divisor)
+        r = 1.0 / (std + 1e-5)
+        t = np.divide(1.0, std, out=np.zeros_like(std), where=std > 0)
+    else:
+        divisor = n
+        r = t = 1.0 / np.sqrt((centred ** 2).sum(**keep) / divisor + 1e-10)
+    p = (upstream * centred).sum(**keep)
+    _assert_close(values, {
+        "y": WS_REFERENCES[variant](v, tuple(axes)) * gain,
+        "v": gain * r * (upstream - upstream.mean(**keep)
+                         - centred * r * t * p / divisor),
+        "g": (r * p).reshape(-1)}, np.float64)
 
 
 def _constant(r, shape):

@@ -186,8 +186,7 @@ TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
 // 1024x1024 kernel took longer on two threads than on one).  The weight-
 // norm ops split rows instead, so each worker streams one contiguous
 // range; a two-pass op runs each pass so, adding up the first pass's
-// per-shard sums in between.  The standardization ops keep channel
-// blocks.
+// per-shard sums in between.
 //
 // Shard boundaries fall at multiples of this many rows: kRowBlock where the
 // partial sums run over blocks of rows (inner == 1), so every block is the
@@ -233,26 +232,25 @@ void ForRowShards(OpKernelContext* context, const Geometry& g,
 }
 
 // A summing pass over `shards` row ranges: `pass(first_row, last_row,
-// partial, sums)` adds its rows' terms into `sums`, one [channels] row of
-// double per shard, with `partial` a [channels] row of T scratch.  Returns
-// the per-channel totals, the shards added in order.
-template <typename T, typename Pass>
+// partial, sums)` adds its rows' terms into `sums`, kTerms rows of
+// [channels] doubles per shard (one per sum), with `partial` as many rows
+// of T scratch.  Returns the kTerms rows of per-channel totals, the shards
+// added in order.
+template <typename T, int kTerms = 1, typename Pass>
 std::vector<double> SumRowShards(OpKernelContext* context, const Geometry& g,
                                  int64_t shards, Pass pass) {
-  const int64_t channels = g.channels;
-  std::vector<double> sums(shards * channels, 0.0);
-  std::vector<T> partial(shards * channels);
+  const int64_t width = kTerms * g.channels;
+  std::vector<double> sums(shards * width, 0.0);
+  std::vector<T> partial(shards * width);
   ForRowShards(context, g, shards,
                [&](int64_t shard, int64_t a0, int64_t a1) {
-                 pass(a0, a1, partial.data() + shard * channels,
-                      sums.data() + shard * channels);
+                 pass(a0, a1, partial.data() + shard * width,
+                      sums.data() + shard * width);
                });
   for (int64_t shard = 1; shard < shards; ++shard) {
-    for (int64_t c = 0; c < channels; ++c) {
-      sums[c] += sums[shard * channels + c];
-    }
+    for (int64_t k = 0; k < width; ++k) sums[k] += sums[shard * width + k];
   }
-  sums.resize(channels);
+  sums.resize(width);
   return sums;
 }
 

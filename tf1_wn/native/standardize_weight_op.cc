@@ -67,67 +67,50 @@ REGISTER_OP("Tf1WnStandardizeWeightGrad")
 
 namespace {
 
+// What the row loops read and write; the per-channel arithmetic between
+// the two passes is in Compute.  Each pass is split into row ranges
+// (channel_loops.h, SumRowShards and ForRowShards).
 template <typename T>
 struct ForwardArgs {
   Geometry g;
   const T* kernel;
-  const T* gain;
-  double eps, divisor;
-  bool eps_in_var;
+  const T* shift;  // the first pass: each channel's first entry
+  const T* mean;   // the second pass
+  const T* scale;  // the second pass: inverse scale * gain
   T* output;
-  T* mean;
-  T* inverse_scale;
-  T* variance_factor;
-  double* sums;  // [2 * channels] scratch
-  T* scratch;    // [3 * channels] scratch
 };
 
+// Forward, first pass: both statistics in one pass over the kernel
+// shifted by each channel's first entry, so the sums measure the spread,
+// not the mean: S2 - S1^2 / n does not cancel (unless an entry far from
+// the rest comes first), and a constant channel sums to exactly 0.
 template <typename T>
-TF1_WN_INLINE void ForwardBlock(const ForwardArgs<T>& x, int64_t c0,
-                                int64_t c1) {
-  const Geometry& g = x.g;
+TF1_WN_INLINE void ForwardSumRows(const ForwardArgs<T>& x, int64_t a0,
+                                  int64_t a1, T* partial, double* sums) {
   const T* w = x.kernel;
-  T* mean = x.mean;
-  // One pass for both statistics, over the kernel shifted by each
-  // channel's first entry: the sums then measure the spread, not the mean,
-  // so S2 - S1^2 / n does not cancel (unless an entry far from the rest
-  // comes first), and a constant channel sums to exactly 0.
-  T* shift = x.scratch + 2 * g.channels;
-  for (int64_t c = c0; c < c1; ++c) shift[c] = w[c * g.inner];
-  double* shifted_sums = x.sums;
-  double* shifted_squares = x.sums + g.channels;
-  SumOverRows<2>(
-      g, c0, c1, [w, shift](int64_t i, int64_t c) { return w[i] - shift[c]; },
+  const T* shift = x.shift;
+  AddRowSums<2>(
+      x.g, a0, a1, 0, x.g.channels,
+      [w, shift](int64_t i, int64_t c) { return w[i] - shift[c]; },
       [w, shift](int64_t i, int64_t c) {
         const T d = w[i] - shift[c];
         return d * d;
       },
-      x.scratch, shifted_sums, shifted_squares);
-  const double count = static_cast<double>(g.count());
-  T* scale = shift;  // each shift is last read just below
-  for (int64_t c = c0; c < c1; ++c) {
-    const double offset = shifted_sums[c] / count;
-    mean[c] = static_cast<T>(static_cast<double>(shift[c]) + offset);
-    const double var =
-        std::max(0.0, shifted_squares[c] - shifted_sums[c] * offset) /
-        x.divisor;
-    double r, t;
-    if (x.eps_in_var) {
-      r = 1.0 / std::sqrt(var + x.eps);
-      t = r;
-    } else {
-      const double std_dev = std::sqrt(var);
-      r = 1.0 / (std_dev + x.eps);
-      t = std_dev > 0.0 ? 1.0 / std_dev : 0.0;
-    }
-    x.inverse_scale[c] = static_cast<T>(r);
-    x.variance_factor[c] = static_cast<T>(t);
-    scale[c] = static_cast<T>(r * static_cast<double>(x.gain[c]));
-  }
+      partial, sums, sums + x.g.channels);
+}
+
+// Forward, second pass: y = (w - mean) * scale.
+template <typename T>
+TF1_WN_INLINE void ForwardRows(const ForwardArgs<T>& x, int64_t a0,
+                               int64_t a1) {
+  const T* w = x.kernel;
+  const T* mean = x.mean;
+  const T* scale = x.scale;
   T* y = x.output;
-  ForEachEntry(g, c0, c1, [w, mean, scale, y](int64_t i, int64_t c) {
-    y[i] = (w[i] - mean[c]) * scale[c];
-  });
+  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels,
+                     [w, mean, scale, y](int64_t i, int64_t c) {
+                       y[i] = (w[i] - mean[c]) * scale[c];
+                     });
 }
 
 template <typename T>
@@ -135,60 +118,60 @@ struct BackwardArgs {
   Geometry g;
   const T* grad;
   const T* kernel;
-  const T* gain;
   const T* mean;
-  const T* inverse_scale;
-  const T* variance_factor;
-  double divisor;
+  const T* scale;      // the second pass
+  const T* grad_mean;  // the second pass
+  const T* factor;     // the second pass
   T* kernel_grad;
-  T* gain_grad;
-  double* sums;  // [2 * channels] scratch
-  T* scratch;    // [5 * channels] scratch
 };
 
+// Backward, first pass: sum(dy) and P = sum(dy * centred).
 template <typename T>
-TF1_WN_INLINE void BackwardBlock(const BackwardArgs<T>& x, int64_t c0,
-                                 int64_t c1) {
-  const Geometry& g = x.g;
+TF1_WN_INLINE void BackwardSumRows(const BackwardArgs<T>& x, int64_t a0,
+                                   int64_t a1, T* partial, double* sums) {
   const T* dy = x.grad;
   const T* w = x.kernel;
   const T* mean = x.mean;
-  double* grad_sums = x.sums;
-  double* products = x.sums + g.channels;
-  SumOverRows<2>(
-      g, c0, c1, [dy](int64_t i, int64_t) { return dy[i]; },
+  AddRowSums<2>(
+      x.g, a0, a1, 0, x.g.channels, [dy](int64_t i, int64_t) { return dy[i]; },
       [dy, w, mean](int64_t i, int64_t c) { return dy[i] * (w[i] - mean[c]); },
-      x.scratch, grad_sums, products);
-  // d w = scale * (dy - mean(dy)) - centred * factor.
-  T* scale = x.scratch + 2 * g.channels;
-  T* grad_mean = x.scratch + 3 * g.channels;
-  T* factor = x.scratch + 4 * g.channels;
-  const double count = static_cast<double>(g.count());
-  for (int64_t c = c0; c < c1; ++c) {
-    const double r = x.inverse_scale[c];
-    const double channel_scale = r * static_cast<double>(x.gain[c]);
-    const double coefficient =
-        r * static_cast<double>(x.variance_factor[c]) * products[c] /
-        x.divisor;
-    x.gain_grad[c] = static_cast<T>(r * products[c]);
-    scale[c] = static_cast<T>(channel_scale);
-    grad_mean[c] = static_cast<T>(grad_sums[c] / count);
-    factor[c] = static_cast<T>(channel_scale * coefficient);
-  }
+      partial, sums, sums + x.g.channels);
+}
+
+// Backward, second pass: d w = scale * (dy - mean(dy)) - centred * factor.
+// Each entry of dy is read before the same entry of d w is written (they
+// may share a buffer).
+template <typename T>
+TF1_WN_INLINE void BackwardRows(const BackwardArgs<T>& x, int64_t a0,
+                                int64_t a1) {
+  const T* dy = x.grad;
+  const T* w = x.kernel;
+  const T* mean = x.mean;
+  const T* scale = x.scale;
+  const T* grad_mean = x.grad_mean;
+  const T* factor = x.factor;
   T* dw = x.kernel_grad;
-  ForEachEntry(g, c0, c1, [=](int64_t i, int64_t c) {
+  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels, [=](int64_t i, int64_t c) {
     dw[i] = scale[c] * (dy[i] - grad_mean[c]) - (w[i] - mean[c]) * factor[c];
   });
 }
 
 #define TF1_WN_INSTANTIATE(T)                                              \
-  TF1_WN_CLONES void Forward(const ForwardArgs<T>& x, int64_t c0,          \
-                             int64_t c1) {                                 \
-    ForwardBlock(x, c0, c1);                                               \
+  TF1_WN_CLONES void ForwardSums(const ForwardArgs<T>& x, int64_t a0,      \
+                                 int64_t a1, T* partial, double* sums) {   \
+    ForwardSumRows(x, a0, a1, partial, sums);                              \
   }                                                                        \
-  TF1_WN_CLONES void Backward(const BackwardArgs<T>& x, int64_t c0,        \
-                              int64_t c1) {                                \
-    BackwardBlock(x, c0, c1);                                              \
+  TF1_WN_CLONES void Forward(const ForwardArgs<T>& x, int64_t a0,          \
+                             int64_t a1) {                                 \
+    ForwardRows(x, a0, a1);                                                \
+  }                                                                        \
+  TF1_WN_CLONES void BackwardSums(const BackwardArgs<T>& x, int64_t a0,    \
+                                  int64_t a1, T* partial, double* sums) {  \
+    BackwardSumRows(x, a0, a1, partial, sums);                             \
+  }                                                                        \
+  TF1_WN_CLONES void Backward(const BackwardArgs<T>& x, int64_t a0,        \
+                              int64_t a1) {                                \
+    BackwardRows(x, a0, a1);                                               \
   }
 TF1_WN_INSTANTIATE(float)
 TF1_WN_INSTANTIATE(double)
@@ -236,8 +219,8 @@ class StandardizeWeightOp : public StandardizeWeightOpBase {
     const Tensor& eps = context->input(2);
     Geometry g;
     OP_REQUIRES_OK(context, CheckInputs(kernel, gain, &g));
-    ForwardArgs<T> args;
-    OP_REQUIRES_OK(context, ReadEps<T>(eps, &args.eps));
+    double eps_value;
+    OP_REQUIRES_OK(context, ReadEps<T>(eps, &eps_value));
     Tensor *output, *mean, *inverse_scale, *variance_factor;
     const TensorShape channels({g.channels});
     OP_REQUIRES_OK(context,
@@ -247,22 +230,53 @@ class StandardizeWeightOp : public StandardizeWeightOpBase {
                    context->allocate_output(2, channels, &inverse_scale));
     OP_REQUIRES_OK(context,
                    context->allocate_output(3, channels, &variance_factor));
-    std::vector<double> sums(2 * g.channels);
-    std::vector<T> scratch(3 * g.channels);
+    const T* w = kernel.flat<T>().data();
+    std::vector<T> shift(g.channels), scale(g.channels);
+    for (int64_t c = 0; c < g.channels; ++c) shift[c] = w[c * g.inner];
+    ForwardArgs<T> args{};
     args.g = g;
-    args.kernel = kernel.flat<T>().data();
-    args.gain = gain.flat<T>().data();
-    args.divisor = Divisor(g);
-    args.eps_in_var = eps_in_var_;
+    args.kernel = w;
+    args.shift = shift.data();
+    const int64_t shards = RowShardCount(context, g);
+    const std::vector<double> sums = SumRowShards<T, 2>(
+        context, g, shards,
+        [&args](int64_t a0, int64_t a1, T* partial, double* row_sums) {
+          ForwardSums(args, a0, a1, partial, row_sums);
+        });
+    const double* shifted_sums = sums.data();
+    const double* shifted_squares = sums.data() + g.channels;
+    const double count = static_cast<double>(g.count());
+    const double divisor = Divisor(g);
+    const T* gains = gain.flat<T>().data();
+    T* means = mean->flat<T>().data();
+    T* inverse_scales = inverse_scale->flat<T>().data();
+    T* variance_factors = variance_factor->flat<T>().data();
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const double offset = shifted_sums[c] / count;
+      means[c] = static_cast<T>(static_cast<double>(shift[c]) + offset);
+      const double var =
+          std::max(0.0, shifted_squares[c] - shifted_sums[c] * offset) /
+          divisor;
+      double r, t;
+      if (eps_in_var_) {
+        r = 1.0 / std::sqrt(var + eps_value);
+        t = r;
+      } else {
+        const double std_dev = std::sqrt(var);
+        r = 1.0 / (std_dev + eps_value);
+        t = std_dev > 0.0 ? 1.0 / std_dev : 0.0;
+      }
+      inverse_scales[c] = static_cast<T>(r);
+      variance_factors[c] = static_cast<T>(t);
+      scale[c] = static_cast<T>(r * static_cast<double>(gains[c]));
+    }
+    args.mean = means;
+    args.scale = scale.data();
     args.output = output->flat<T>().data();
-    args.mean = mean->flat<T>().data();
-    args.inverse_scale = inverse_scale->flat<T>().data();
-    args.variance_factor = variance_factor->flat<T>().data();
-    args.sums = sums.data();
-    args.scratch = scratch.data();
-    ForChannelBlocks(context, g, 3, [&args](int64_t c0, int64_t c1) {
-      Forward(args, c0, c1);
-    });
+    ForRowShards(context, g, shards,
+                 [&args](int64_t, int64_t a0, int64_t a1) {
+                   Forward(args, a0, a1);
+                 });
   }
 
  private:
@@ -285,24 +299,46 @@ class StandardizeWeightGradOp : public StandardizeWeightOpBase {
     Tensor *kernel_grad, *gain_grad;
     OP_REQUIRES_OK(context, AllocateGradients(context, kernel, gain,
                                               &kernel_grad, &gain_grad));
-    std::vector<double> sums(2 * g.channels);
-    std::vector<T> scratch(5 * g.channels);
-    BackwardArgs<T> args;
+    BackwardArgs<T> args{};
     args.g = g;
     args.grad = grad.flat<T>().data();
     args.kernel = kernel.flat<T>().data();
-    args.gain = gain.flat<T>().data();
     args.mean = context->input(3).flat<T>().data();
-    args.inverse_scale = context->input(4).flat<T>().data();
-    args.variance_factor = context->input(5).flat<T>().data();
-    args.divisor = Divisor(g);
     args.kernel_grad = kernel_grad->flat<T>().data();
-    args.gain_grad = gain_grad->flat<T>().data();
-    args.sums = sums.data();
-    args.scratch = scratch.data();
-    ForChannelBlocks(context, g, 2, [&args](int64_t c0, int64_t c1) {
-      Backward(args, c0, c1);
-    });
+    const int64_t shards = RowShardCount(context, g);
+    const std::vector<double> sums = SumRowShards<T, 2>(
+        context, g, shards,
+        [&args](int64_t a0, int64_t a1, T* partial, double* row_sums) {
+          BackwardSums(args, a0, a1, partial, row_sums);
+        });
+    const double* grad_sums = sums.data();
+    const double* products = sums.data() + g.channels;
+    const T* gains = gain.flat<T>().data();
+    const T* inverse_scales = context->input(4).flat<T>().data();
+    const T* variance_factors = context->input(5).flat<T>().data();
+    T* gain_grads = gain_grad->flat<T>().data();
+    const double count = static_cast<double>(g.count());
+    const double divisor = Divisor(g);
+    std::vector<T> scale(g.channels), grad_mean(g.channels),
+        factor(g.channels);
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const double r = inverse_scales[c];
+      const double channel_scale = r * static_cast<double>(gains[c]);
+      const double coefficient = r *
+                                 static_cast<double>(variance_factors[c]) *
+                                 products[c] / divisor;
+      gain_grads[c] = static_cast<T>(r * products[c]);
+      scale[c] = static_cast<T>(channel_scale);
+      grad_mean[c] = static_cast<T>(grad_sums[c] / count);
+      factor[c] = static_cast<T>(channel_scale * coefficient);
+    }
+    args.scale = scale.data();
+    args.grad_mean = grad_mean.data();
+    args.factor = factor.data();
+    ForRowShards(context, g, shards,
+                 [&args](int64_t, int64_t a0, int64_t a1) {
+                   Backward(args, a0, a1);
+                 });
   }
 };
 
