@@ -2,8 +2,9 @@
 
 The dense layers' `Tf1WnNormFactor` (one read of `v`) and
 `Tf1WnScaledProductGrad` (reads `P` and `v`, writes `dv`) on [1024, 1024]
-float32 kernels, and the conv layers' `Tf1WnNormalizeWeight` and its
-gradient on [3, 3, 128, 1024] ones: eight ops of a kind chained over eight
+float32 kernels, and the conv layers' `Tf1WnNormalizeWeight`,
+`Tf1WnStandardizeWeight` (variant 'paper') and their gradients on
+[3, 3, 128, 1024] ones: eight ops of a kind chained over eight
 distinct variables (32-38 MB, more than this machine's L3 cache, so each
 op reads from memory, as in a training step after Adam), milliseconds per
 op, the median over runs.  A process's
@@ -26,7 +27,8 @@ KERNELS = 8
 UNITS = 1024
 CONV_KERNEL = (3, 3, 128, 1024)
 OPS = ("Tf1WnNormFactor", "Tf1WnScaledProductGrad", "Tf1WnNormalizeWeight",
-       "Tf1WnNormalizeWeightGrad")
+       "Tf1WnNormalizeWeightGrad", "Tf1WnStandardizeWeight",
+       "Tf1WnStandardizeWeightGrad")
 
 
 def measure(threads, runs):
@@ -70,6 +72,18 @@ def measure(threads, runs):
                 upstream.read_value(), v, gain, inverse,
                 channels_begin=3, channels_end=4)
         chains[OPS[3]].append(grad.op)
+        paper = dict(channels_begin=3, channels_end=4, unbiased=True)
+        with tf.control_dependencies(chains[OPS[4]][-1:]):
+            standardized, mean, inverse_scale, variance_factor = \
+                library.tf1_wn_standardize_weight(
+                    v, gain, tf.constant(1e-5, tf.float32), eps_in_var=False,
+                    **paper)
+        chains[OPS[4]].append(standardized.op)
+        with tf.control_dependencies(chains[OPS[5]][-1:]):
+            grad, _ = library.tf1_wn_standardize_weight_grad(
+                upstream.read_value(), v, gain, mean, inverse_scale,
+                variance_factor, **paper)
+        chains[OPS[5]].append(grad.op)
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=1)
     with tf.Session(config=config) as sess:
