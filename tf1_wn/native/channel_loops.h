@@ -118,32 +118,31 @@ void ForChannelBlocks(OpKernelContext* context, const Geometry& g,
 constexpr int64_t kRowBlock = 16;
 
 // For kTerms sums: adds the sum over rows [a0, a1) of outer, and over
-// inner, of term_k(i, c) into sums[k][c] for channels [c0, c1), where i is
-// the flat index of the entry and c its channel.  `partial` is
-// [kTerms * channels] scratch.
+// inner, of term_k(i, c) into sums[k][c] for every channel c, where i is
+// the flat index of the entry.  `partial` is [kTerms * channels] scratch.
 template <int kTerms, typename T, typename First, typename Second>
 TF1_WN_INLINE void AddRowSums(const Geometry& g, int64_t a0, int64_t a1,
-                              int64_t c0, int64_t c1, First first,
-                              Second second, T* partial, double* first_sums,
-                              double* second_sums) {
+                              First first, Second second, T* partial,
+                              double* first_sums, double* second_sums) {
+  const int64_t channels = g.channels;
   T* first_partial = partial;
   T* second_partial = partial + g.channels;
   if (g.inner == 1) {
     for (int64_t b0 = a0; b0 < a1; b0 += kRowBlock) {
       const int64_t b1 = std::min(b0 + kRowBlock, a1);
-      for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t c = 0; c < channels; ++c) {
         first_partial[c] = T(0);
         if (kTerms == 2) second_partial[c] = T(0);
       }
       for (int64_t a = b0; a < b1; ++a) {
         const int64_t row = a * g.channels;
 #pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) {
+        for (int64_t c = 0; c < channels; ++c) {
           first_partial[c] += first(row + c, c);
           if (kTerms == 2) second_partial[c] += second(row + c, c);
         }
       }
-      for (int64_t c = c0; c < c1; ++c) {
+      for (int64_t c = 0; c < channels; ++c) {
         first_sums[c] += first_partial[c];
         if (kTerms == 2) second_sums[c] += second_partial[c];
       }
@@ -151,7 +150,7 @@ TF1_WN_INLINE void AddRowSums(const Geometry& g, int64_t a0, int64_t a1,
     return;
   }
   for (int64_t a = a0; a < a1; ++a) {
-    for (int64_t c = c0; c < c1; ++c) {
+    for (int64_t c = 0; c < channels; ++c) {
       const int64_t base = (a * g.channels + c) * g.inner;
       T first_acc = T(0), second_acc = T(0);
 #pragma omp simd reduction(+ : first_acc, second_acc)
@@ -165,28 +164,15 @@ TF1_WN_INLINE void AddRowSums(const Geometry& g, int64_t a0, int64_t a1,
   }
 }
 
-// For kTerms sums: sums[k][c] = sum over outer and inner of term_k(i, c)
-// for channels [c0, c1).
-template <int kTerms, typename T, typename First, typename Second>
-TF1_WN_INLINE void SumOverRows(const Geometry& g, int64_t c0, int64_t c1,
-                               First first, Second second, T* partial,
-                               double* first_sums, double* second_sums) {
-  for (int64_t c = c0; c < c1; ++c) {
-    first_sums[c] = 0.0;
-    if (kTerms == 2) second_sums[c] = 0.0;
-  }
-  AddRowSums<kTerms>(g, 0, g.outer, c0, c1, first, second, partial,
-                     first_sums, second_sums);
-}
-
 // ForChannelBlocks splits a kernel by channels, so each worker reads a
 // short run of every row: with 1024 float channels and two threads, half
 // of each 4 KiB row, a new page for every row, which the prefetchers do
 // not follow (on this project's 2-core test machine, Tf1WnNormFactor on a
-// 1024x1024 kernel took longer on two threads than on one).  The weight-
-// norm ops split rows instead, so each worker streams one contiguous
-// range; a two-pass op runs each pass so, adding up the first pass's
-// per-shard sums in between.
+// 1024x1024 kernel took longer on two threads than on one).  The kernel
+// ops split rows instead, so each worker streams one contiguous range; a
+// two-pass op runs each pass so, adding up the first pass's per-shard
+// sums in between.  Only the output-column ops of scaled_product_op.cc,
+// which reach kParallelEntries at 1024+ rows, keep channel blocks.
 //
 // Shard boundaries fall at multiples of this many rows: kRowBlock where the
 // partial sums run over blocks of rows (inner == 1), so every block is the
@@ -254,32 +240,24 @@ std::vector<double> SumRowShards(OpKernelContext* context, const Geometry& g,
   return sums;
 }
 
-// Calls write(i, c) for every entry of rows [a0, a1) and channels
-// [c0, c1).
+// Calls write(i, c) for every entry of rows [a0, a1), c its channel.
 template <typename Write>
 TF1_WN_INLINE void ForEachEntryOfRows(const Geometry& g, int64_t a0,
-                                      int64_t a1, int64_t c0, int64_t c1,
-                                      Write write) {
+                                      int64_t a1, Write write) {
+  const int64_t channels = g.channels;
   for (int64_t a = a0; a < a1; ++a) {
     if (g.inner == 1) {
       const int64_t row = a * g.channels;
 #pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) write(row + c, c);
+      for (int64_t c = 0; c < channels; ++c) write(row + c, c);
       continue;
     }
-    for (int64_t c = c0; c < c1; ++c) {
+    for (int64_t c = 0; c < channels; ++c) {
       const int64_t base = (a * g.channels + c) * g.inner;
 #pragma omp simd
       for (int64_t b = 0; b < g.inner; ++b) write(base + b, c);
     }
   }
-}
-
-// Calls write(i, c) for every entry of channels [c0, c1).
-template <typename Write>
-TF1_WN_INLINE void ForEachEntry(const Geometry& g, int64_t c0, int64_t c1,
-                                Write write) {
-  ForEachEntryOfRows(g, 0, g.outer, c0, c1, write);
 }
 
 // Reads the channel axes; checks kernel and gain against them.

@@ -115,7 +115,7 @@ TF1_WN_INLINE void ScaledProductGradRows(const ChannelScaleArgs<T>& x,
   const T* v = x.direction;
   const T* p = x.product_grad;
   T* dv = x.direction_grad;
-  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels,
+  ForEachEntryOfRows(x.g, a0, a1,
                      [v, p, coefficient, dv](int64_t i, int64_t c) {
                        dv[i] = p[i] - v[i] * coefficient[c];
                      });

@@ -90,7 +90,7 @@ TF1_WN_INLINE void ForwardSumRows(const ForwardArgs<T>& x, int64_t a0,
   const T* w = x.kernel;
   const T* shift = x.shift;
   AddRowSums<2>(
-      x.g, a0, a1, 0, x.g.channels,
+      x.g, a0, a1,
       [w, shift](int64_t i, int64_t c) { return w[i] - shift[c]; },
       [w, shift](int64_t i, int64_t c) {
         const T d = w[i] - shift[c];
@@ -107,7 +107,7 @@ TF1_WN_INLINE void ForwardRows(const ForwardArgs<T>& x, int64_t a0,
   const T* mean = x.mean;
   const T* scale = x.scale;
   T* y = x.output;
-  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels,
+  ForEachEntryOfRows(x.g, a0, a1,
                      [w, mean, scale, y](int64_t i, int64_t c) {
                        y[i] = (w[i] - mean[c]) * scale[c];
                      });
@@ -133,7 +133,7 @@ TF1_WN_INLINE void BackwardSumRows(const BackwardArgs<T>& x, int64_t a0,
   const T* w = x.kernel;
   const T* mean = x.mean;
   AddRowSums<2>(
-      x.g, a0, a1, 0, x.g.channels, [dy](int64_t i, int64_t) { return dy[i]; },
+      x.g, a0, a1, [dy](int64_t i, int64_t) { return dy[i]; },
       [dy, w, mean](int64_t i, int64_t c) { return dy[i] * (w[i] - mean[c]); },
       partial, sums, sums + x.g.channels);
 }
@@ -151,7 +151,7 @@ TF1_WN_INLINE void BackwardRows(const BackwardArgs<T>& x, int64_t a0,
   const T* grad_mean = x.grad_mean;
   const T* factor = x.factor;
   T* dw = x.kernel_grad;
-  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels, [=](int64_t i, int64_t c) {
+  ForEachEntryOfRows(x.g, a0, a1, [=](int64_t i, int64_t c) {
     dw[i] = scale[c] * (dy[i] - grad_mean[c]) - (w[i] - mean[c]) * factor[c];
   });
 }

@@ -30,9 +30,8 @@ TF1_WN_INLINE void AddSquaredRowSums(const Geometry& g, int64_t a0,
                                      int64_t a1, const T* v, T* partial,
                                      double* sums) {
   auto unused = [](int64_t, int64_t) { return T(0); };
-  AddRowSums<1>(g, a0, a1, 0, g.channels,
-                [v](int64_t i, int64_t) { return v[i] * v[i]; }, unused,
-                partial, sums, sums);
+  AddRowSums<1>(g, a0, a1, [v](int64_t i, int64_t) { return v[i] * v[i]; },
+                unused, partial, sums, sums);
 }
 
 }  // namespace tf1_wn

@@ -75,8 +75,7 @@ TF1_WN_INLINE void WeightNormScaleRows(const WeightNormArgs<T>& x,
   const T* v = x.direction;
   const T* factor = x.factor;
   T* w = x.output;
-  ForEachEntryOfRows(x.g, a0, a1, 0, x.g.channels,
-                     [v, factor, w](int64_t i, int64_t c) {
+  ForEachEntryOfRows(x.g, a0, a1, [v, factor, w](int64_t i, int64_t c) {
                        w[i] = v[i] * factor[c];
                      });
 }
@@ -89,7 +88,7 @@ TF1_WN_INLINE void WeightNormGradSumRows(const WeightNormArgs<T>& x,
   const T* v = x.direction;
   const T* dw = x.grad;
   auto unused = [](int64_t, int64_t) { return T(0); };
-  AddRowSums<1>(x.g, a0, a1, 0, x.g.channels,
+  AddRowSums<1>(x.g, a0, a1,
                 [v, dw](int64_t i, int64_t) { return dw[i] * v[i]; }, unused,
                 partial, sums, sums);
 }
@@ -106,7 +105,7 @@ TF1_WN_INLINE void WeightNormGradRows(const WeightNormArgs<T>& x, int64_t a0,
   const T* direction_factor = x.direction_factor;
   T* dv = x.output;
   ForEachEntryOfRows(
-      x.g, a0, a1, 0, x.g.channels,
+      x.g, a0, a1,
       [v, dw, factor, direction_factor, dv](int64_t i, int64_t c) {
         dv[i] = factor[c] * dw[i] - v[i] * direction_factor[c];
       });
