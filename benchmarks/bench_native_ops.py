@@ -2,11 +2,12 @@
 
 The dense layers' `Tf1WnNormFactor` (one read of `v`) and
 `Tf1WnScaledProductGrad` (reads `P` and `v`, writes `dv`) on [1024, 1024]
-float32 kernels, and the conv layers' `Tf1WnNormalizeWeight`,
-`Tf1WnStandardizeWeight` (variant 'paper') and their gradients on
-[3, 3, 128, 1024] ones: eight ops of a kind chained over eight
-distinct variables (32-38 MB, more than this machine's L3 cache, so each
-op reads from memory, as in a training step after Adam), milliseconds per
+float32 kernels, their output ops `Tf1WnScaleColumns` and its gradient
+on [2048, 1024] outputs (a batch of 2048), and the conv layers'
+`Tf1WnNormalizeWeight`, `Tf1WnStandardizeWeight` (variant 'paper') and
+their gradients on [3, 3, 128, 1024] kernels: eight ops of a kind chained
+over eight distinct variables (32-64 MB, more than this machine's L3
+cache, so each op reads from memory, as in a training step), milliseconds per
 op, the median over runs.  A process's
 intra-op pool is sized by its first session, so each thread count runs in
 its own process; the processes alternate for `--rounds` rounds.
@@ -25,8 +26,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 KERNELS = 8
 UNITS = 1024
+OUTPUT_ROWS = 2048
 CONV_KERNEL = (3, 3, 128, 1024)
-OPS = ("Tf1WnNormFactor", "Tf1WnScaledProductGrad", "Tf1WnNormalizeWeight",
+OPS = ("Tf1WnNormFactor", "Tf1WnScaledProductGrad", "Tf1WnScaleColumns",
+       "Tf1WnScaleColumnsGrad", "Tf1WnNormalizeWeight",
        "Tf1WnNormalizeWeightGrad", "Tf1WnStandardizeWeight",
        "Tf1WnStandardizeWeightGrad")
 
@@ -45,45 +48,57 @@ def measure(threads, runs):
 
     directions = [variable() for _ in range(KERNELS)]
     products = [variable() for _ in range(KERNELS)]
+    matmul_outputs = [variable((OUTPUT_ROWS, UNITS)) for _ in range(KERNELS)]
+    output_grads = [variable((OUTPUT_ROWS, UNITS)) for _ in range(KERNELS)]
     conv_directions = [variable(CONV_KERNEL) for _ in range(KERNELS)]
     conv_grads = [variable(CONV_KERNEL) for _ in range(KERNELS)]
     gain = tf.constant(rng.uniform(0.5, 1.5, UNITS).astype(np.float32))
     eps = tf.constant(1e-12, tf.float32)
     chains = {name: [] for name in OPS}
+
+    def chain(name, make):
+        """Runs make() after the previous op of `name`; its outputs."""
+        with tf.control_dependencies(chains[name][-1:]):
+            outputs = make()
+        chains[name].append(outputs[0].op)
+        return outputs
+
+    # Upstream gradients and matmul products are variables' values: the
+    # gradient ops write a new buffer, as when another op still holds the
+    # upstream one.
     for v, p in zip(directions, products):
-        with tf.control_dependencies(chains[OPS[0]][-1:]):
-            factor, inverse = library.tf1_wn_norm_factor(
-                v, gain, eps, channels_begin=1, channels_end=2)
-        chains[OPS[0]].append(factor.op)
-        with tf.control_dependencies(chains[OPS[1]][-1:]):
-            # P is a variable's value: the op writes a new buffer, as when
-            # another op still holds the matmul's result.
-            grad, _ = library.tf1_wn_scaled_product_grad(
-                p.read_value(), v, gain, inverse, factor,
-                channels_begin=1, channels_end=2)
-        chains[OPS[1]].append(grad.op)
+        factor, inverse = chain("Tf1WnNormFactor", lambda: (
+            library.tf1_wn_norm_factor(v, gain, eps, channels_begin=1,
+                                       channels_end=2)))
+        chain("Tf1WnScaledProductGrad", lambda: (
+            library.tf1_wn_scaled_product_grad(
+                p.read_value(), v, gain, inverse, factor, channels_begin=1,
+                channels_end=2)))
+    bias = tf.constant(rng.normal(size=UNITS).astype(np.float32))
+    for h, upstream in zip(matmul_outputs, output_grads):
+        chain("Tf1WnScaleColumns", lambda: (
+            library.tf1_wn_scale_columns(h.read_value(), gain, [bias]),))
+        chain("Tf1WnScaleColumnsGrad", lambda: (
+            library.tf1_wn_scale_columns_grad(upstream.read_value(), h,
+                                              gain)))
+    paper = dict(channels_begin=3, channels_end=4, unbiased=True)
     for v, upstream in zip(conv_directions, conv_grads):
-        with tf.control_dependencies(chains[OPS[2]][-1:]):
-            weight, inverse = library.tf1_wn_normalize_weight(
-                v, gain, eps, channels_begin=3, channels_end=4)
-        chains[OPS[2]].append(weight.op)
-        with tf.control_dependencies(chains[OPS[3]][-1:]):
-            grad, _ = library.tf1_wn_normalize_weight_grad(
-                upstream.read_value(), v, gain, inverse,
-                channels_begin=3, channels_end=4)
-        chains[OPS[3]].append(grad.op)
-        paper = dict(channels_begin=3, channels_end=4, unbiased=True)
-        with tf.control_dependencies(chains[OPS[4]][-1:]):
-            standardized, mean, inverse_scale, variance_factor = \
+        _, inverse = chain("Tf1WnNormalizeWeight", lambda: (
+            library.tf1_wn_normalize_weight(v, gain, eps, channels_begin=3,
+                                            channels_end=4)))
+        chain("Tf1WnNormalizeWeightGrad", lambda: (
+            library.tf1_wn_normalize_weight_grad(
+                upstream.read_value(), v, gain, inverse, channels_begin=3,
+                channels_end=4)))
+        _, mean, inverse_scale, variance_factor = chain(
+            "Tf1WnStandardizeWeight", lambda: (
                 library.tf1_wn_standardize_weight(
-                    v, gain, tf.constant(1e-5, tf.float32), eps_in_var=False,
-                    **paper)
-        chains[OPS[4]].append(standardized.op)
-        with tf.control_dependencies(chains[OPS[5]][-1:]):
-            grad, _ = library.tf1_wn_standardize_weight_grad(
+                    v, gain, tf.constant(1e-5, tf.float32),
+                    eps_in_var=False, **paper)))
+        chain("Tf1WnStandardizeWeightGrad", lambda: (
+            library.tf1_wn_standardize_weight_grad(
                 upstream.read_value(), v, gain, mean, inverse_scale,
-                variance_factor, **paper)
-        chains[OPS[5]].append(grad.op)
+                variance_factor, **paper)))
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=1)
     with tf.Session(config=config) as sess:
@@ -124,7 +139,8 @@ def main(argv=None):
                 check=True, capture_output=True, text=True).stdout
             for name, value in json.loads(output.splitlines()[-1]).items():
                 figures[threads][name].append(value)
-    print(f"[{UNITS}, {UNITS}] and {list(CONV_KERNEL)} float32, "
+    print(f"[{UNITS}, {UNITS}], [{OUTPUT_ROWS}, {UNITS}] and "
+          f"{list(CONV_KERNEL)} float32, "
           f"{KERNELS} chained ops per run, "
           f"{runs} runs x {rounds} processes; ms per op (range)")
     print(f"{'op':26s} {'1 thread':>20s} {'2 threads':>20s}")

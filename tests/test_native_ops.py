@@ -519,6 +519,8 @@ else:
 names = sorted(tensors)
 grads = tf.gradients(tf.reduce_sum(outputs * upstream),
                      [tensors[name] for name in names])
+types = {op.type for op in tf.get_default_graph().get_operations()}
+assert which != "dense" or "Tf1WnScaleColumnsGrad" in types, types
 config = tf.ConfigProto(intra_op_parallelism_threads=threads)
 with tf.Session(config=config) as sess:
     values = sess.run([outputs] + grads,
@@ -551,11 +553,16 @@ def _assert_close(values, expected, dtype):
 @needs_compiler
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_scaled_matmul_row_shards_match_numpy(tmp_path, rng, threads, dtype):
-    """Kernels of a million entries or more are split into contiguous row
-    ranges, one per intra-op thread: 1001 rows (not a multiple of the
-    16-row blocks) over 1 and 3 threads give the float64 reference."""
-    rows, features, units = 9, 1001, 1050
+@pytest.mark.parametrize("rows,features,units", [
+    (9, 1001, 1050),      # the kernel ops split, the output ops do not
+    (1030, 1100, 1050),   # the output ops split too
+])
+def test_scaled_matmul_row_shards_match_numpy(tmp_path, rng, threads, dtype,
+                                              rows, features, units):
+    """Kernels and outputs of a million entries or more are split into
+    contiguous row ranges, one per intra-op thread: 1001 kernel rows and
+    1030 output rows (not multiples of the 16-row blocks) over 1 and 3
+    threads give the float64 reference."""
     x = rng.normal(size=(rows, features))
     v = rng.normal(0.2, 1.0, size=(features, units))
     v[:, 3] = 0.0

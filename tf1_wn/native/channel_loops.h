@@ -86,20 +86,6 @@ inline Status CheckKernel(const Tensor& kernel, const Tensor& gain, int begin,
 // pool is busy with the convolutions.
 constexpr int64_t kParallelEntries = 1 << 20;
 
-// Runs `work(first_channel, last_channel)` over all channels, split across
-// the intra-op pool for large kernels.
-template <typename Work>
-void ForChannelBlocks(OpKernelContext* context, const Geometry& g,
-                      int64_t passes, Work work) {
-  if (g.size() < kParallelEntries) {
-    work(0, g.channels);
-    return;
-  }
-  auto* workers = context->device()->tensorflow_cpu_worker_threads();
-  ::tensorflow::Shard(workers->num_threads, workers->workers, g.channels,
-                      passes * g.count() * 4, work);
-}
-
 // The loops are written for the vectorizer: channels innermost when
 // inner == 1 (every conv kernel), else an `omp simd` loop over inner.  On
 // x86-64 with GCC they are compiled for AVX-512, AVX2 and the baseline,
@@ -164,15 +150,14 @@ TF1_WN_INLINE void AddRowSums(const Geometry& g, int64_t a0, int64_t a1,
   }
 }
 
-// ForChannelBlocks splits a kernel by channels, so each worker reads a
-// short run of every row: with 1024 float channels and two threads, half
-// of each 4 KiB row, a new page for every row, which the prefetchers do
-// not follow (on this project's 2-core test machine, Tf1WnNormFactor on a
-// 1024x1024 kernel took longer on two threads than on one).  The kernel
-// ops split rows instead, so each worker streams one contiguous range; a
-// two-pass op runs each pass so, adding up the first pass's per-shard
-// sums in between.  Only the output-column ops of scaled_product_op.cc,
-// which reach kParallelEntries at 1024+ rows, keep channel blocks.
+// Large kernels and outputs are split into contiguous ranges of rows, one
+// per intra-op thread, so each worker streams one range.  (Split by
+// channels instead, each worker read a short run of every row: with 1024
+// float channels and two threads, half of each 4 KiB row, a new page for
+// every row, which the prefetchers do not follow; on this project's
+// 2-core test machine Tf1WnNormFactor on a 1024x1024 kernel took longer on
+// two threads than on one.)  A two-pass op runs each pass so, adding up
+// the first pass's per-shard sums in between.
 //
 // Shard boundaries fall at multiples of this many rows: kRowBlock where the
 // partial sums run over blocks of rows (inner == 1), so every block is the

@@ -148,68 +148,47 @@ struct ScaleColumnsArgs {
   const T* factor;
   const T* bias;      // forward, may be null
   T* output;          // forward: y; backward: d product
-  T* factor_grad;     // backward only
-  T* bias_grad;       // backward only
-  double* sums;       // backward: [2 * channels] scratch
-  T* partial;         // backward: [2 * channels] scratch
 };
 
+// y = h * factor (+ bias) for rows [a0, a1).
 template <typename T>
-TF1_WN_INLINE void ScaleColumnsBlock(const ScaleColumnsArgs<T>& x, int64_t c0,
-                                     int64_t c1) {
+TF1_WN_INLINE void ScaleColumnsRows(const ScaleColumnsArgs<T>& x, int64_t a0,
+                                    int64_t a1) {
   const T* h = x.product;
   const T* f = x.factor;
   const T* b = x.bias;
   T* y = x.output;
-  for (int64_t a = 0; a < x.g.outer; ++a) {
-    const int64_t row = a * x.g.channels;
-    if (b != nullptr) {
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) y[row + c] = h[row + c] * f[c] + b[c];
-    } else {
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) y[row + c] = h[row + c] * f[c];
-    }
+  if (b != nullptr) {
+    ForEachEntryOfRows(x.g, a0, a1, [h, f, b, y](int64_t i, int64_t c) {
+      y[i] = h[i] * f[c] + b[c];
+    });
+  } else {
+    ForEachEntryOfRows(x.g, a0, a1, [h, f, y](int64_t i, int64_t c) {
+      y[i] = h[i] * f[c];
+    });
   }
 }
 
-// One pass: every entry of dy is read before the same entry of d product
-// is written (they may share a buffer).
+// For rows [a0, a1): adds sum(dy) into sums[0:channels] and sum(dy * h)
+// into sums[channels:], and writes d product = dy * factor.  Both terms
+// read dy[i] before the second writes d product[i] (they may share a
+// buffer).
 template <typename T>
-TF1_WN_INLINE void ScaleColumnsGradBlock(const ScaleColumnsArgs<T>& x,
-                                         int64_t c0, int64_t c1) {
-  const int64_t channels = x.g.channels;
+TF1_WN_INLINE void ScaleColumnsGradRows(const ScaleColumnsArgs<T>& x,
+                                        int64_t a0, int64_t a1, T* partial,
+                                        double* sums) {
   const T* dy = x.grad;
   const T* h = x.product;
   const T* f = x.factor;
   T* dh = x.output;
-  double* factor_sums = x.sums;
-  double* bias_sums = x.sums + channels;
-  T* factor_partial = x.partial;
-  T* bias_partial = x.partial + channels;
-  for (int64_t c = c0; c < c1; ++c) factor_sums[c] = bias_sums[c] = 0.0;
-  for (int64_t a0 = 0; a0 < x.g.outer; a0 += kRowBlock) {
-    const int64_t a1 = std::min(a0 + kRowBlock, x.g.outer);
-    for (int64_t c = c0; c < c1; ++c) factor_partial[c] = bias_partial[c] = T(0);
-    for (int64_t a = a0; a < a1; ++a) {
-      const int64_t row = a * channels;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) {
-        const T d = dy[row + c];
-        factor_partial[c] += d * h[row + c];
-        bias_partial[c] += d;
-        dh[row + c] = d * f[c];
-      }
-    }
-    for (int64_t c = c0; c < c1; ++c) {
-      factor_sums[c] += factor_partial[c];
-      bias_sums[c] += bias_partial[c];
-    }
-  }
-  for (int64_t c = c0; c < c1; ++c) {
-    x.factor_grad[c] = static_cast<T>(factor_sums[c]);
-    x.bias_grad[c] = static_cast<T>(bias_sums[c]);
-  }
+  AddRowSums<2>(
+      x.g, a0, a1, [dy](int64_t i, int64_t) { return dy[i]; },
+      [dy, h, f, dh](int64_t i, int64_t c) {
+        const T d = dy[i];
+        dh[i] = d * f[c];
+        return d * h[i];
+      },
+      partial, sums, sums + x.g.channels);
 }
 
 #define TF1_WN_INSTANTIATE(T)                                              \
@@ -223,12 +202,13 @@ TF1_WN_INLINE void ScaleColumnsGradBlock(const ScaleColumnsArgs<T>& x,
     ScaledProductGradRows(x, a0, a1);                                      \
   }                                                                        \
   TF1_WN_CLONES void ScaleColumnsForward(const ScaleColumnsArgs<T>& x,     \
-                                         int64_t c0, int64_t c1) {         \
-    ScaleColumnsBlock(x, c0, c1);                                          \
+                                         int64_t a0, int64_t a1) {         \
+    ScaleColumnsRows(x, a0, a1);                                           \
   }                                                                        \
   TF1_WN_CLONES void ScaleColumnsBackward(const ScaleColumnsArgs<T>& x,    \
-                                          int64_t c0, int64_t c1) {        \
-    ScaleColumnsGradBlock(x, c0, c1);                                      \
+                                          int64_t a0, int64_t a1,          \
+                                          T* partial, double* sums) {      \
+    ScaleColumnsGradRows(x, a0, a1, partial, sums);                        \
   }
 TF1_WN_INSTANTIATE(float)
 TF1_WN_INSTANTIATE(double)
@@ -330,9 +310,10 @@ class ScaleColumnsOp : public OpKernel {
     args.product = product.flat<T>().data();
     args.factor = factor.flat<T>().data();
     args.output = output->flat<T>().data();
-    ForChannelBlocks(context, g, 1, [&args](int64_t c0, int64_t c1) {
-      ScaleColumnsForward(args, c0, c1);
-    });
+    ForRowShards(context, g, RowShardCount(context, g),
+                 [&args](int64_t, int64_t a0, int64_t a1) {
+                   ScaleColumnsForward(args, a0, a1);
+                 });
   }
 };
 
@@ -360,21 +341,23 @@ class ScaleColumnsGradOp : public OpKernel {
                    context->allocate_output(1, factor.shape(), &factor_grad));
     OP_REQUIRES_OK(context,
                    context->allocate_output(2, factor.shape(), &bias_grad));
-    std::vector<double> sums(2 * g.channels);
-    std::vector<T> partial(2 * g.channels);
     ScaleColumnsArgs<T> args{};
     args.g = g;
     args.grad = grad.flat<T>().data();
     args.product = product.flat<T>().data();
     args.factor = factor.flat<T>().data();
     args.output = product_grad->flat<T>().data();
-    args.factor_grad = factor_grad->flat<T>().data();
-    args.bias_grad = bias_grad->flat<T>().data();
-    args.sums = sums.data();
-    args.partial = partial.data();
-    ForChannelBlocks(context, g, 2, [&args](int64_t c0, int64_t c1) {
-      ScaleColumnsBackward(args, c0, c1);
-    });
+    const std::vector<double> sums = SumRowShards<T, 2>(
+        context, g, RowShardCount(context, g),
+        [&args](int64_t a0, int64_t a1, T* partial, double* row_sums) {
+          ScaleColumnsBackward(args, a0, a1, partial, row_sums);
+        });
+    T* factor_grad_values = factor_grad->flat<T>().data();
+    T* bias_grad_values = bias_grad->flat<T>().data();
+    for (int64_t c = 0; c < g.channels; ++c) {
+      bias_grad_values[c] = static_cast<T>(sums[c]);
+      factor_grad_values[c] = static_cast<T>(sums[g.channels + c]);
+    }
   }
 };
 
