@@ -106,6 +106,8 @@ constexpr int64_t kRowBlock = 16;
 // For kTerms sums: adds the sum over rows [a0, a1) of outer, and over
 // inner, of term_k(i, c) into sums[k][c] for every channel c, where i is
 // the flat index of the entry.  `partial` is [kTerms * channels] scratch.
+// For each entry `first` is called before `second`, so `second` may write
+// over what `first` reads (Tf1WnScaleColumnsGrad relies on this).
 template <int kTerms, typename T, typename First, typename Second>
 TF1_WN_INLINE void AddRowSums(const Geometry& g, int64_t a0, int64_t a1,
                               First first, Second second, T* partial,
