@@ -5,6 +5,7 @@ enough to be split across threads, gradient penalties, second derivatives).
 import os
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -491,10 +492,15 @@ def test_scaled_matmul_matches_numpy(graph, rng, mode, rows, features,
                                    err_msg=name)
 
 
+# -- kernels and outputs split across threads ---------------------------
+#
 # The intra-op pool of a process is sized by its first session, so each
-# thread count gets a fresh process; inputs and results go through .npz.
-# Inputs are fed, not constants: grappler would fold constants itself.
+# thread count gets a fresh process, and one process runs every case of its
+# thread count (a process per case cost more than the cases: TF's import).
+# Inputs and results go through .npz, a folder per case.  Inputs are fed,
+# not constants: grappler would fold constants itself.
 SHARDED_PROGRAM = """
+import os
 import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -502,42 +508,123 @@ import tf1_wn
 
 tf.disable_eager_execution()
 tf1_wn.native_ops.set_mode("on")
-path, threads, which = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-data = dict(np.load(path + "/inputs.npz"))
-upstream = data.pop("upstream")
-axes = [int(a) for a in data.pop("axes")]
-tensors = {name: tf.placeholder(t.dtype, t.shape) for name, t in data.items()}
-if which == "dense":
-    outputs = tf1_wn.normalization.scaled_matmul(
-        tensors["x"], tensors["v"], tensors["g"], tensors["b"], eps=1e-3)
-elif which in ("paper", "bit"):
-    outputs = tf1_wn.standardization.standardize_weight(
-        tensors["v"], axes, gain=tensors["g"], variant=which)
-else:
-    outputs = tf1_wn.normalization.normalize_weight(
-        tensors["v"], tensors["g"], axes, eps=1e-3)
-names = sorted(tensors)
-grads = tf.gradients(tf.reduce_sum(outputs * upstream),
-                     [tensors[name] for name in names])
-types = {op.type for op in tf.get_default_graph().get_operations()}
-assert which != "dense" or "Tf1WnScaleColumnsGrad" in types, types
+root, threads = sys.argv[1], int(sys.argv[2])
 config = tf.ConfigProto(intra_op_parallelism_threads=threads)
-with tf.Session(config=config) as sess:
-    values = sess.run([outputs] + grads,
-                      {tensors[name]: data[name] for name in names})
-np.savez(path + "/outputs.npz", **dict(zip(["y"] + names, values)))
+for case in sorted(os.listdir(root)):
+    path = os.path.join(root, case)
+    data = dict(np.load(path + "/inputs.npz"))
+    which = str(data.pop("which"))
+    upstream = data.pop("upstream")
+    axes = [int(a) for a in data.pop("axes")]
+    with tf.Graph().as_default() as graph:
+        tensors = {name: tf.placeholder(t.dtype, t.shape)
+                   for name, t in data.items()}
+        if which == "dense":
+            outputs = tf1_wn.normalization.scaled_matmul(
+                tensors["x"], tensors["v"], tensors["g"], tensors["b"],
+                eps=1e-3)
+        elif which in ("paper", "bit"):
+            outputs = tf1_wn.standardization.standardize_weight(
+                tensors["v"], axes, gain=tensors["g"], variant=which)
+        else:
+            outputs = tf1_wn.normalization.normalize_weight(
+                tensors["v"], tensors["g"], axes, eps=1e-3)
+        names = sorted(tensors)
+        grads = tf.gradients(tf.reduce_sum(outputs * upstream),
+                             [tensors[name] for name in names])
+        types = {op.type for op in graph.get_operations()}
+        assert which != "dense" or "Tf1WnScaleColumnsGrad" in types, types
+        with tf.Session(config=config) as sess:
+            values = sess.run([outputs] + grads,
+                              {tensors[name]: data[name] for name in names})
+    np.savez(path + "/outputs.npz", **dict(zip(["y"] + names, values)))
 """
 
+SHARD_THREADS = [1, 3]
+DENSE_SHARD_SHAPES = [
+    (9, 1001, 1050),      # the kernel ops split, the output ops do not
+    (1030, 1100, 1050),   # the output ops split too
+]
+KERNEL_SHARD_SHAPES = [
+    ((3, 3, 117, 1000), (0, 1, 2)),   # conv: 1053 rows of 1000 channels
+    ((3, 3, 1000, 120), (0, 1, 3)),   # transposed conv: 9 rows, inner > 1
+]
 
-def _run_sharded(tmp_path, which, threads, upstream, axes=(), **arrays):
-    np.savez(tmp_path / "inputs.npz", upstream=upstream,
-             axes=np.array(axes, np.int64), **arrays)
-    result = subprocess.run(
-        [sys.executable, "-c", SHARDED_PROGRAM, str(tmp_path), str(threads),
-         which], capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(np.load(tmp_path / "outputs.npz"))
+
+def _dense_shard_inputs(rng, rows, features, units):
+    v = rng.normal(0.2, 1.0, size=(features, units))
+    v[:, 3] = 0.0
+    return dict(x=rng.normal(size=(rows, features)), v=v,
+                g=rng.uniform(0.5, 1.5, size=units),
+                b=rng.normal(size=units),
+                upstream=rng.normal(size=(rows, units)))
+
+
+def _kernel_shard_inputs(rng, shape, axes, mean, scale, constant):
+    """v with one channel set to `constant`, g and the upstream gradient."""
+    v = rng.normal(mean, scale, size=shape)
+    channel_axis = [a for a in range(4) if a not in axes][0]
+    index = [slice(None)] * 4
+    index[channel_axis] = 5
+    v[tuple(index)] = constant
+    return dict(v=v, g=rng.uniform(0.5, 1.5, size=shape[channel_axis]),
+                upstream=rng.normal(size=shape))
+
+
+def _shard_cases():
+    """case name -> (program kind, axes, dtype, float64 input drawer)."""
+    cases = {}
+    for dtype in (np.float32, np.float64):
+        for rows, features, units in DENSE_SHARD_SHAPES:
+            cases[f"dense-{rows}x{features}x{units}-{dtype.__name__}"] = (
+                "dense", (), dtype, lambda rng, s=(rows, features, units):
+                _dense_shard_inputs(rng, *s))
+        for shape, axes in KERNEL_SHARD_SHAPES:
+            cases[f"norm-{shape}-{dtype.__name__}"] = (
+                "kernel", axes, dtype, lambda rng, s=shape, a=axes:
+                _kernel_shard_inputs(rng, s, a, 0.1, 1.0, 0.0))
+    for variant in ("paper", "bit"):
+        for shape, axes in KERNEL_SHARD_SHAPES:
+            cases[f"{variant}-{shape}-float64"] = (
+                variant, axes, np.float64, lambda rng, s=shape, a=axes:
+                _kernel_shard_inputs(rng, s, a, 0.3, 0.05, 0.7))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """``sharded(threads, case) -> (float64 inputs, outputs)``: every case
+    of a thread count runs in one fresh process, the first time one of its
+    cases is asked for.  Inputs are drawn from the case's name."""
+    cases = _shard_cases()
+    runs = {}
+
+    def run(threads, case):
+        if threads not in runs:
+            root = tmp_path_factory.mktemp(f"shards-{threads}")
+            inputs = {}
+            for name, (which, axes, dtype, draw) in cases.items():
+                inputs[name] = draw(np.random.default_rng(
+                    zlib.crc32(f"{name}/{threads}".encode())))
+                (root / name).mkdir()
+                np.savez(root / name / "inputs.npz",
+                         which=np.array(which),
+                         axes=np.array(axes, np.int64),
+                         **{key: value.astype(dtype)
+                            for key, value in inputs[name].items()})
+            result = subprocess.run(
+                [sys.executable, "-c", SHARDED_PROGRAM, str(root),
+                 str(threads)], capture_output=True, text=True,
+                timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                check=False)
+            assert result.returncode == 0, result.stderr[-3000:]
+            runs[threads] = {
+                name: (inputs[name],
+                       dict(np.load(root / name / "outputs.npz")))
+                for name in cases}
+        return runs[threads][case]
+
+    return run
 
 
 def _assert_close(values, expected, dtype):
@@ -551,54 +638,34 @@ def _assert_close(values, expected, dtype):
 
 
 @needs_compiler
-@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("threads", SHARD_THREADS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows,features,units", [
-    (9, 1001, 1050),      # the kernel ops split, the output ops do not
-    (1030, 1100, 1050),   # the output ops split too
-])
-def test_scaled_matmul_row_shards_match_numpy(tmp_path, rng, threads, dtype,
+@pytest.mark.parametrize("rows,features,units", DENSE_SHARD_SHAPES)
+def test_scaled_matmul_row_shards_match_numpy(sharded, threads, dtype,
                                               rows, features, units):
     """Kernels and outputs of a million entries or more are split into
     contiguous row ranges, one per intra-op thread: 1001 kernel rows and
     1030 output rows (not multiples of the 16-row blocks) over 1 and 3
     threads give the float64 reference."""
-    x = rng.normal(size=(rows, features))
-    v = rng.normal(0.2, 1.0, size=(features, units))
-    v[:, 3] = 0.0
-    g = rng.uniform(0.5, 1.5, size=units)
-    b = rng.normal(size=units)
-    upstream = rng.normal(size=(rows, units))
-    values = _run_sharded(
-        tmp_path, "dense", threads, upstream.astype(dtype),
-        **{name: t.astype(dtype) for name, t in
-           dict(x=x, v=v, g=g, b=b).items()})
-    _assert_close(values, _dense_reference(x, v, g, b, upstream, 1e-3),
-                  dtype)
+    inputs, values = sharded(
+        threads, f"dense-{rows}x{features}x{units}-{dtype.__name__}")
+    _assert_close(values, _dense_reference(
+        inputs["x"], inputs["v"], inputs["g"], inputs["b"],
+        inputs["upstream"], 1e-3), dtype)
 
 
 @needs_compiler
-@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("threads", SHARD_THREADS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,axes", [
-    ((3, 3, 117, 1000), [0, 1, 2]),   # conv: 1053 rows of 1000 channels
-    ((3, 3, 1000, 120), [0, 1, 3]),   # transposed conv: 9 rows, inner > 1
-])
-def test_weight_norm_row_shards_match_numpy(tmp_path, rng, threads, dtype,
-                                            shape, axes):
+@pytest.mark.parametrize("shape,axes", KERNEL_SHARD_SHAPES)
+def test_weight_norm_row_shards_match_numpy(sharded, threads, dtype, shape,
+                                            axes):
     """Tf1WnNormalizeWeight and its gradient, both passes split into row
-    ranges, against the float64 closed form."""
-    v = rng.normal(0.1, 1.0, size=shape)
-    channel_axis = [a for a in range(4) if a not in axes][0]
-    index = [slice(None)] * 4
-    index[channel_axis] = 5
-    v[tuple(index)] = 0.0   # an all-zero channel: finite, zero output
-    g = rng.uniform(0.5, 1.5, size=shape[channel_axis])
-    upstream = rng.normal(size=shape)
-    values = _run_sharded(tmp_path, "kernel", threads,
-                          upstream.astype(dtype), axes,
-                          v=v.astype(dtype), g=g.astype(dtype))
-    keep = dict(axis=tuple(axes), keepdims=True)
+    ranges, against the float64 closed form; one channel is all zeros
+    (finite, zero output)."""
+    inputs, values = sharded(threads, f"norm-{shape}-{dtype.__name__}")
+    v, g, upstream = inputs["v"], inputs["g"], inputs["upstream"]
+    keep = dict(axis=axes, keepdims=True)
     kept_shape = [1 if a in axes else n for a, n in enumerate(shape)]
     norm = np.sqrt((v ** 2).sum(**keep) + 1e-3)
     gain = g.reshape(kept_shape)
@@ -610,26 +677,16 @@ def test_weight_norm_row_shards_match_numpy(tmp_path, rng, threads, dtype,
 
 
 @needs_compiler
-@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("threads", SHARD_THREADS)
 @pytest.mark.parametrize("variant", ["paper", "bit"])
-@pytest.mark.parametrize("shape,axes", [
-    ((3, 3, 117, 1000), [0, 1, 2]),   # conv: 1053 rows of 1000 channels
-    ((3, 3, 1000, 120), [0, 1, 3]),   # transposed conv: 9 rows, inner > 1
-])
+@pytest.mark.parametrize("shape,axes", KERNEL_SHARD_SHAPES)
 def test_weight_standardization_row_shards_match_numpy(
-        tmp_path, rng, threads, variant, shape, axes):
+        sharded, threads, variant, shape, axes):
     """Tf1WnStandardizeWeight and its gradient, both passes split into row
     ranges, against float64 closed forms; one channel is constant."""
-    v = rng.normal(0.3, 0.05, size=shape)
-    channel_axis = [a for a in range(4) if a not in axes][0]
-    index = [slice(None)] * 4
-    index[channel_axis] = 5
-    v[tuple(index)] = 0.7
-    g = rng.uniform(0.5, 1.5, size=shape[channel_axis])
-    upstream = rng.normal(size=shape)
-    values = _run_sharded(tmp_path, variant, threads, upstream, axes, v=v,
-                          g=g)
-    keep = dict(axis=tuple(axes), keepdims=True)
+    inputs, values = sharded(threads, f"{variant}-{shape}-float64")
+    v, g, upstream = inputs["v"], inputs["g"], inputs["upstream"]
+    keep = dict(axis=axes, keepdims=True)
     kept_shape = [1 if a in axes else n for a, n in enumerate(shape)]
     gain = g.reshape(kept_shape)
     n = np.prod([shape[a] for a in axes])
@@ -647,7 +704,7 @@ def test_weight_standardization_row_shards_match_numpy(
         r = t = 1.0 / np.sqrt((centred ** 2).sum(**keep) / divisor + 1e-10)
     p = (upstream * centred).sum(**keep)
     _assert_close(values, {
-        "y": WS_REFERENCES[variant](v, tuple(axes)) * gain,
+        "y": WS_REFERENCES[variant](v, axes) * gain,
         "v": gain * r * (upstream - upstream.mean(**keep)
                          - centred * r * t * p / divisor),
         "g": (r * p).reshape(-1)}, np.float64)
