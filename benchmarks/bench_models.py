@@ -20,7 +20,11 @@ data-init pass's.
   norm in the discriminator and the generator's last layer; one
   discriminator and one generator Adam step.
 
-    .venv/bin/python benchmarks/bench_models.py [--quick] [--pixel-cnn DIR]
+    .venv/bin/python benchmarks/bench_models.py [--quick] [--pin] \
+        [--pixel-cnn DIR]
+
+``--pin`` runs on one core with one thread, where the models cannot race
+each other across cores (as ``bench_layers.py --pin``).
 
 ``--pixel-cnn DIR`` (a clone of openai/pixel-cnn) adds the PixelCNN++ net
 built with pixel-cnn's own ``nn.py`` layers, timed in the same blocks.
@@ -30,7 +34,7 @@ import argparse
 import numpy as np
 
 import pixelcnn_nn
-from common import interleaved, peak_bytes, session, tf
+from common import interleaved, peak_bytes, pin_to_one_core, session, tf
 
 import tf1_wn
 from tf1_wn.compat import pixelcnn
@@ -251,7 +255,7 @@ def _report(name, sess, plain, candidates, blocks, steps, extra=""):
               f"{extra if index == 1 else ''} |", flush=True)
 
 
-def pixelcnn_case(args, blocks, steps):
+def pixelcnn_case(args, blocks, steps, threads):
     rng = np.random.default_rng(0)
     levels = rng.integers(0, 256, size=(args.batch, args.size, args.size, 3))
     graph = tf.Graph()
@@ -286,7 +290,7 @@ def pixelcnn_case(args, blocks, steps):
                 1e-3, name="adam_theirs").minimize(
                     theirs, var_list=tf.trainable_variables("theirs"))))
         init = tf1_wn.init_op()  # before the session sees the graph
-        with session(graph) as sess:
+        with session(graph, threads) as sess:
             sess.run(tf.global_variables_initializer())
             sess.run(init)
             init_memory = peak_bytes(sess, init_pass) / peak_bytes(sess,
@@ -297,7 +301,7 @@ def pixelcnn_case(args, blocks, steps):
                     f" (init pass {init_memory:.2f})")
 
 
-def gan_case(args, blocks, steps):
+def gan_case(args, blocks, steps, threads):
     rng = np.random.default_rng(1)
     graph = tf.Graph()
     with graph.as_default():
@@ -313,7 +317,7 @@ def gan_case(args, blocks, steps):
         with tf1_wn.recompute_kernels():
             recomputed = gan_step(WeightNormLayers(), plain_layers, images,
                                   labels, z, args.width, "re")
-        with session(graph) as sess:
+        with session(graph, threads) as sess:
             sess.run(tf.global_variables_initializer())
             _report(f"GAN step 32x32, width {args.width}, batch "
                     f"{args.batch}", sess, plain,
@@ -333,17 +337,26 @@ def main(argv=None):
     parser.add_argument("--pixel-cnn", metavar="DIR",
                         help="a clone of openai/pixel-cnn: also time the "
                         "PixelCNN++ net with its own pixel_cnn_pp/nn.py")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin to one core with one thread (stable "
+                        "figures, as bench_layers.py --pin)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run that only proves the code runs")
     args = parser.parse_args(argv)
+    threads = 2
+    if args.pin:
+        core = pin_to_one_core()
+        threads = 1 if core is not None else 2
+        print("pinned to core", core, "1 thread" if core is not None
+              else "(not possible here: 2 threads)")
     if args.quick:
         args.blocks, args.steps_per_block = 3, 1
         args.size, args.filters, args.resnets, args.width = 8, 8, 1, 8
     print("| model | plain ms | WN ms | WN / plain, wall (IQR) | CPU | "
           "peak memory WN / plain |")
     print("|---|---|---|---|---|---|")
-    pixelcnn_case(args, args.blocks, args.steps_per_block)
-    gan_case(args, args.blocks, args.steps_per_block)
+    pixelcnn_case(args, args.blocks, args.steps_per_block, threads)
+    gan_case(args, args.blocks, args.steps_per_block, threads)
 
 
 if __name__ == "__main__":
