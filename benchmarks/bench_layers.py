@@ -4,7 +4,8 @@ Both networks are built in the same graph and process, steps interleave in
 alternating blocks, and the figure is the median over blocks of
 ``time(weight norm step) / time(plain step)``; a step is forward, backward
 and Adam.  Also: graph-construction time for 50 conv layers with gradients
-and Adam, and the data-init pass relative to one training step.
+and Adam, and the data-init pass relative to one training step.  The 8x8
+conv net runs a second time inside `tf1_wn.recompute_kernels()`.
 
     python benchmarks/bench_layers.py [--blocks N] [--pin] [--quick]
 
@@ -20,7 +21,7 @@ import time
 
 import numpy as np
 
-from common import interleaved_ratios, pin_to_one_core, session, tf
+from common import interleaved_ratios, intra_op_threads, session, tf
 
 import tf1_wn
 
@@ -59,6 +60,13 @@ def plain_conv_with_gain(x, filters, name):
 def wn_conv(x, filters, name, init=False):
     return tf1_wn.conv2d(x, filters, 3, activation=tf.nn.relu, init=init,
                          scope=name)
+
+
+def wn_conv_recomputed(x, filters, name):
+    """`wn_conv` inside `tf1_wn.recompute_kernels()`: the kernel is
+    computed again for the gradient instead of kept."""
+    with tf1_wn.recompute_kernels():
+        return wn_conv(x, filters, name)
 
 
 def wn_dense(x, units, name, init=False, activation=tf.nn.relu):
@@ -156,12 +164,7 @@ def main(argv=None):
                         help="few blocks, for a smoke run")
     args = parser.parse_args(argv)
     blocks = 5 if args.quick else args.blocks
-    threads = 2
-    if args.pin:
-        core = pin_to_one_core()
-        threads = 1 if core is not None else 2
-        print("pinned to core", core, "1 thread" if core is not None
-              else "(not possible here: 2 threads)")
+    threads = intra_op_threads(args.pin)
 
     print(f"TensorFlow {tf.VERSION if hasattr(tf, 'VERSION') else ''}, "
           f"blocks={blocks}; ratio = WN step / plain step (median of blocks)")
@@ -170,6 +173,8 @@ def main(argv=None):
          conv_net, plain_conv, wn_conv, 2, 1.02),
         ("six 3x3 conv, 64 ch, batch 16, 8x8", (16, 8, 8, 64),
          conv_net, plain_conv, wn_conv, 5, 1.03),
+        ("  the same, recompute_kernels", (16, 8, 8, 64),
+         conv_net, plain_conv, wn_conv_recomputed, 5, 1.03),
         ("MLP 4 x 1024, batch 256", (256, 1024), mlp, plain_dense, wn_dense,
          5, 1.03),
     ]

@@ -34,7 +34,7 @@ import argparse
 import numpy as np
 
 import pixelcnn_nn
-from common import interleaved, peak_bytes, pin_to_one_core, session, tf
+from common import interleaved, intra_op_threads, peak_bytes, session, tf
 
 import tf1_wn
 from tf1_wn.compat import pixelcnn
@@ -343,12 +343,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="a tiny run that only proves the code runs")
     args = parser.parse_args(argv)
-    threads = 2
-    if args.pin:
-        core = pin_to_one_core()
-        threads = 1 if core is not None else 2
-        print("pinned to core", core, "1 thread" if core is not None
-              else "(not possible here: 2 threads)")
+    threads = intra_op_threads(args.pin)
     if args.quick:
         args.blocks, args.steps_per_block = 3, 1
         args.size, args.filters, args.resnets, args.width = 8, 8, 1, 8

@@ -33,6 +33,18 @@ def pin_to_one_core():
     return core
 
 
+def intra_op_threads(pin):
+    """The intra-op thread count of a benchmark's sessions: 2 (this
+    machine's cores), or 1 after pinning the process to one core when
+    `pin` is set and the OS allows it.  Says which on stdout."""
+    if not pin:
+        return 2
+    core = pin_to_one_core()
+    print("pinned to core", core, "1 thread" if core is not None
+          else "(not possible here: 2 threads)")
+    return 1 if core is not None else 2
+
+
 def _quartiles(values):
     if len(values) > 1:
         return tuple(statistics.quantiles(values, n=4))
