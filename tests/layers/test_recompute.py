@@ -173,6 +173,73 @@ def test_a_graph_imported_from_a_metagraph_still_differentiates(rng):
     np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-8)
 
 
+def _looped_loss(x, v, g, b, times):
+    """Float64 NumPy: ``sum(sin(h))`` after `times` applications of
+    ``h = tanh(conv(h, weight_norm(v, g)) + b)`` from ``h = x``."""
+    h = x
+    for _ in range(times):
+        h = np.tanh(ref.conv(h, ref.weight_norm(v, g, [0, 1, 2], 1e-12),
+                             (1, 1), "SAME") + b)
+    return np.sin(h).sum()
+
+
+@pytest.mark.parametrize("control_flow", ["v1", "v2"])
+@pytest.mark.parametrize("structure", ["while_loop", "cond"])
+def test_layers_in_control_flow_get_every_gradient(rng, control_flow,
+                                                   structure):
+    """A recomputing layer inside ``tf.while_loop`` or ``tf.cond``, TF1's
+    control flow (v1) or TF2's (v2): the input's and every variable's
+    gradient against float64 central differences.  (Differentiating with
+    respect to the forward tensors from inside the gradient's context gave
+    no path there: a zero input gradient in branches, None for the
+    variables in v1 loops.)"""
+    x_value = rng.normal(size=(2, 4, 4, 2))
+    v = rng.normal(size=(3, 3, 2, 2))
+    g = rng.uniform(0.5, 1.5, size=2)
+    b = rng.normal(scale=0.1, size=2)
+    times = 3 if structure == "while_loop" else 1
+    if control_flow == "v1":
+        tf.disable_control_flow_v2()
+    try:
+        with tf.Graph().as_default() as graph:
+            x = tf.constant(x_value)
+
+            def layer(h):
+                with tf1_wn.recompute_kernels():
+                    return tf1_wn.conv2d(
+                        h, 2, 3, activation=tf.tanh, scope="a",
+                        kernel_initializer=tf.constant_initializer(v),
+                        g_initializer=tf.constant_initializer(g),
+                        bias_initializer=tf.constant_initializer(b))
+
+            if structure == "while_loop":
+                _, y = tf.while_loop(lambda i, h: i < times,
+                                     lambda i, h: (i + 1, layer(h)), [0, x])
+            else:
+                y = tf.cond(tf.constant(True), lambda: layer(x),
+                            lambda: x)
+            variables = tf.trainable_variables()
+            grads = tf.gradients(tf.reduce_sum(tf.sin(y)), variables + [x])
+            recomputing = [op for op in graph.get_operations()
+                           if op.type == "IdentityN"]
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                got = dict(zip(["v", "g", "b", "x"], sess.run(grads)))
+    finally:
+        if control_flow == "v1":
+            tf.enable_control_flow_v2()
+    assert [var.op.name for var in variables] == ["a/v", "a/g", "a/bias"]
+    if control_flow == "v1":   # v2 bodies are functions, not graph ops
+        assert len(recomputing) == 1
+    arrays = dict(x=x_value, v=v, g=g, b=b)
+    for name, value in arrays.items():
+        expected = ref.numeric_gradient(
+            lambda t, name=name: _looped_loss(
+                times=times, **dict(arrays, **{name: t})), value.copy())
+        np.testing.assert_allclose(got[name], expected, rtol=1e-6,
+                                   atol=1e-8, err_msg=name)
+
+
 def test_scopes_nest_and_restore():
     from tf1_wn.layers import recompute
     assert not recompute.active()

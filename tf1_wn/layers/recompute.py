@@ -14,6 +14,9 @@ The gradient is one function over ``IdentityN`` (registered once), which
 rebuilds the layer's op on the recomputed kernel and differentiates that.
 A graph imported from a MetaGraph has lost the rebuilding code; its
 gradients then go through the forward ops, as without recomputing.
+
+Layers inside ``tf.while_loop`` and ``tf.cond`` recompute too, with TF1's
+control flow (v1) and TF2's (v2).
 """
 import contextlib
 import threading
@@ -56,11 +59,11 @@ def active():
 
 
 def product(apply, normalize, inputs, parameters):
-    """``apply(normalize(*parameters))`` whose gradient recomputes the
-    kernel.
+    """``apply(inputs, normalize(*parameters))`` whose gradient recomputes
+    the kernel.
 
     Args:
-      apply: ``apply(kernel)``, the layer's op on `inputs`.
+      apply: ``apply(inputs, kernel)``, the layer's op.
       normalize: ``normalize(*parameters)``, the kernel.
       inputs: the op's input tensor.
       parameters: what the kernel is computed from (variables or tensors:
@@ -70,8 +73,9 @@ def product(apply, normalize, inputs, parameters):
     Returns:
       The op's output.
     """
+    inputs = tf.convert_to_tensor(inputs)
     parameters = [tf.convert_to_tensor(p) for p in parameters]
-    outputs = apply(normalize(*parameters))
+    outputs = apply(inputs, normalize(*parameters))
     graph = tf.get_default_graph()
     with graph.gradient_override_map({"IdentityN": _GRADIENT}):
         result = tf.identity_n([outputs, inputs] + parameters)[0]
@@ -89,12 +93,20 @@ def _recomputed_kernel_gradient(op, upstream, *unused):
                                      grad_ys=upstream)
     apply, normalize = rebuild
     with tf.device(op.device or None):
-        # The control input makes the kernel's recomputation wait for the
-        # backward pass to reach this layer.
+        # The op is rebuilt on identities made here, in the gradient's own
+        # graph and control-flow context, and differentiated with respect
+        # to them: inside a loop or a branch the forward tensors reach this
+        # context through other tensors (captures, accumulators), so
+        # `tf.gradients` with respect to the forward tensors would find no
+        # path.  The control input makes the kernel's recomputation wait
+        # for the backward pass to reach this layer.
+        local_inputs = tf.identity(inputs)
         with tf.control_dependencies([upstream]):
-            kernel = normalize(*parameters)
+            local_parameters = [tf.identity(p) for p in parameters]
+        kernel = normalize(*local_parameters)
         inputs_grad, kernel_grad = tf.gradients(
-            apply(kernel), [inputs, kernel], grad_ys=upstream)
-        parameter_grads = tf.gradients(kernel, parameters,
+            apply(local_inputs, kernel), [local_inputs, kernel],
+            grad_ys=upstream)
+        parameter_grads = tf.gradients(kernel, local_parameters,
                                        grad_ys=kernel_grad)
     return [None, inputs_grad] + parameter_grads

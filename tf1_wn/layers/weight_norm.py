@@ -136,13 +136,13 @@ def _normalized_forward(geometry, inputs, v, g, bias, eps):
             return normalization.normalize_weight(v, g, geometry.reduce_axes,
                                                   eps)
 
-        def apply(kernel):
-            return geometry.apply(inputs, base.compute_cast(kernel, inputs))
+        def apply(x, kernel):
+            return geometry.apply(x, base.compute_cast(kernel, x))
 
         if recompute.active():
             outputs = recompute.product(apply, normalize, inputs, [v, g])
         else:
-            outputs = apply(normalize(v, g))
+            outputs = apply(inputs, normalize(v, g))
     return base.bias_add(outputs, base.compute_cast(bias, outputs),
                          geometry.channel_axis == 1)
 

@@ -95,15 +95,15 @@ def build_weight_standardized_layer(
             return standardization.standardize_weight(
                 kernel, geometry.reduce_axes, gain, config)
 
-        def apply(weight):
-            return geometry.apply(inputs, base.compute_cast(weight, inputs))
+        def apply(x, weight):
+            return geometry.apply(x, base.compute_cast(weight, x))
 
         parameters = [kernel] if gain_var is None else [kernel, gain_var]
         if recompute.active():
             outputs = recompute.product(apply, standardize, inputs,
                                         parameters)
         else:
-            outputs = apply(standardize(*parameters))
+            outputs = apply(inputs, standardize(*parameters))
         outputs = base.bias_add(outputs, base.compute_cast(bias, outputs),
                                 geometry.channel_axis == 1)
         if activation is not None:
