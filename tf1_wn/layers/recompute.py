@@ -13,7 +13,8 @@ normalization per layer and step (one native op on the CPU).
 The gradient is one function over ``IdentityN`` (registered once), which
 rebuilds the layer's op on the recomputed kernel and differentiates that.
 A graph imported from a MetaGraph has lost the rebuilding code; its
-gradients then go through the forward ops, as without recomputing.
+gradients then go through the forward ops, as without recomputing, in a
+program that imports tf1-wn (which registers the gradient).
 
 Layers inside ``tf.while_loop`` and ``tf.cond`` recompute too, with TF1's
 control flow (v1) and TF2's (v2).
