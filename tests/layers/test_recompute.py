@@ -11,6 +11,7 @@ import tensorflow.compat.v1 as tf
 
 import tf1_wn
 import reference as ref
+from helpers import run_python
 
 pytestmark = pytest.mark.usefixtures("implementation")
 
@@ -171,6 +172,66 @@ def test_a_graph_imported_from_a_metagraph_still_differentiates(rng):
         lambda t: np.sum(upstream * ref.conv(t, w, (1, 1), "SAME")),
         x_value.copy())
     np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-8)
+
+
+IMPORT_AND_DIFFERENTIATE = """
+import sys
+import numpy as np
+import tensorflow.compat.v1 as tf
+tf.disable_eager_execution()
+tf.train.import_meta_graph(sys.argv[1])
+graph = tf.get_default_graph()
+x, y = graph.get_tensor_by_name("x:0"), graph.get_tensor_by_name("y:0")
+try:
+    d_x = tf.gradients(tf.reduce_sum(tf.sin(y)), x)[0]
+except LookupError as error:
+    sys.exit("LookupError: " + str(error))
+assert "tf1_wn" not in sys.modules
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    np.save(sys.argv[2], sess.run(d_x, {x: np.load(sys.argv[3])}))
+"""
+
+
+@pytest.mark.parametrize("recomputing", [False, True])
+def test_a_metagraph_differentiates_in_a_program_without_tf1_wn(
+        tmp_path, rng, implementation, recomputing):
+    """Exported on the composed path, a graph differentiates where tf1-wn
+    is not imported, unless its layers recompute: their gradient is
+    registered by tf1-wn (README, "Memory").  On the native path the graph
+    needs tf1-wn's ops anyway."""
+    if implementation == "native":
+        pytest.skip("native ops need tf1-wn loaded to run at all")
+    x_value = rng.normal(size=(2, 5, 5, 3))
+    v = rng.normal(size=(3, 3, 3, 4))
+    g = rng.uniform(0.5, 1.5, size=4)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, x_value.shape, name="x")
+        with tf1_wn.recompute_kernels(recomputing):
+            y = tf1_wn.conv2d(x, 4, 3, use_bias=False, scope="a",
+                              kernel_initializer=tf.constant_initializer(v),
+                              g_initializer=tf.constant_initializer(g))
+        tf.identity(y, name="y")
+        tf.train.export_meta_graph(str(tmp_path / "graph.meta"))
+    np.save(tmp_path / "x.npy", x_value)
+    result = run_python(
+        "import sys; sys.argv[1:] = %r\n" % [
+            str(tmp_path / name) for name in ("graph.meta", "d_x.npy",
+                                              "x.npy")]
+        + IMPORT_AND_DIFFERENTIATE)
+    if recomputing:
+        assert result.returncode != 0
+        assert "LookupError" in result.stderr, result.stderr[-2000:]
+        assert "IdentityN" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-2000:]
+    w = ref.weight_norm(v, g, [0, 1, 2])
+    upstream = np.cos(ref.conv(x_value, w, (1, 1), "SAME"))
+    expected = ref.numeric_gradient(
+        lambda t: np.sum(upstream * ref.conv(t, w, (1, 1), "SAME")),
+        x_value.copy())
+    np.testing.assert_allclose(np.load(tmp_path / "d_x.npy"), expected,
+                               rtol=1e-7, atol=1e-8)
 
 
 def _looped_loss(x, v, g, b, times):
