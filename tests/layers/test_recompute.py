@@ -244,16 +244,17 @@ def _looped_loss(x, v, g, b, times):
     return np.sin(h).sum()
 
 
+@pytest.mark.parametrize("imported", [False, True])
 @pytest.mark.parametrize("control_flow", ["v1", "v2"])
 @pytest.mark.parametrize("structure", ["while_loop", "cond"])
 def test_layers_in_control_flow_get_every_gradient(rng, control_flow,
-                                                   structure):
+                                                   structure, imported):
     """A recomputing layer inside ``tf.while_loop`` or ``tf.cond``, TF1's
-    control flow (v1) or TF2's (v2): the input's and every variable's
-    gradient against float64 central differences.  (Differentiating with
-    respect to the forward tensors from inside the gradient's context gave
-    no path there: a zero input gradient in branches, None for the
-    variables in v1 loops.)"""
+    control flow (v1) or TF2's (v2), as built or imported from its
+    MetaGraph: the input's and every variable's gradient against float64
+    central differences.  (Differentiating with respect to the forward
+    tensors from inside the gradient's context gave no path there: a zero
+    input gradient in branches, None for the variables in v1 loops.)"""
     x_value = rng.normal(size=(2, 4, 4, 2))
     v = rng.normal(size=(3, 3, 2, 2))
     g = rng.uniform(0.5, 1.5, size=2)
@@ -263,7 +264,7 @@ def test_layers_in_control_flow_get_every_gradient(rng, control_flow,
         tf.disable_control_flow_v2()
     try:
         with tf.Graph().as_default() as graph:
-            x = tf.constant(x_value)
+            x = tf.constant(x_value, name="x")
 
             def layer(h):
                 with tf1_wn.recompute_kernels():
@@ -279,10 +280,18 @@ def test_layers_in_control_flow_get_every_gradient(rng, control_flow,
             else:
                 y = tf.cond(tf.constant(True), lambda: layer(x),
                             lambda: x)
-            variables = tf.trainable_variables()
-            grads = tf.gradients(tf.reduce_sum(tf.sin(y)), variables + [x])
+            tf.identity(y, name="y")
             recomputing = [op for op in graph.get_operations()
                            if op.type == "IdentityN"]
+        if imported:
+            graph = tf.Graph()
+            with graph.as_default():
+                tf.train.import_meta_graph(
+                    tf.train.export_meta_graph(graph=y.graph))
+        with graph.as_default():
+            x, y = (graph.get_tensor_by_name(name) for name in ("x:0", "y:0"))
+            variables = tf.trainable_variables()
+            grads = tf.gradients(tf.reduce_sum(tf.sin(y)), variables + [x])
             with tf.Session() as sess:
                 sess.run(tf.global_variables_initializer())
                 got = dict(zip(["v", "g", "b", "x"], sess.run(grads)))

@@ -87,11 +87,12 @@ def product(apply, normalize, inputs, parameters):
 @tf.RegisterGradient(_GRADIENT)
 def _recomputed_kernel_gradient(op, upstream, *unused):
     del unused
-    outputs, inputs, *parameters = op.inputs
+    _, inputs, *parameters = op.inputs
     rebuild = _REBUILDERS.get(op.graph, {}).get(op.name)
     if rebuild is None:
-        return [None] + tf.gradients(outputs, [inputs] + parameters,
-                                     grad_ys=upstream)
+        # Through the forward ops, which TensorFlow then differentiates
+        # (from `outputs` back to `inputs` and `parameters`) as usual.
+        return [upstream] + [None] * (1 + len(parameters))
     apply, normalize = rebuild
     with tf.device(op.device or None):
         # The op is rebuilt on identities made here, in the gradient's own
