@@ -143,20 +143,37 @@ def test_training_follows_the_same_path(rng):
     np.testing.assert_allclose(recomputed, kept, rtol=1e-10)
 
 
-def test_a_graph_imported_from_a_metagraph_still_differentiates(rng):
-    """The rebuilding code is not in a MetaGraph: the gradient then goes
-    through the forward ops, with the same values."""
+def _exported_conv(rng, recomputing):
+    """A float64 WN conv without bias from placeholder ``x`` to ``y``,
+    exported as a MetaGraph; with the values of x, v and g drawn."""
     x_value = rng.normal(size=(2, 5, 5, 3))
     v = rng.normal(size=(3, 3, 3, 4))
     g = rng.uniform(0.5, 1.5, size=4)
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float64, x_value.shape, name="x")
-        with tf1_wn.recompute_kernels():
+        with tf1_wn.recompute_kernels(recomputing):
             y = tf1_wn.conv2d(x, 4, 3, use_bias=False, scope="a",
                               kernel_initializer=tf.constant_initializer(v),
                               g_initializer=tf.constant_initializer(g))
         tf.identity(y, name="y")
         exported = tf.train.export_meta_graph()
+    return exported, x_value, v, g
+
+
+def _conv_input_gradient(x_value, v, g):
+    """Float64 central differences of ``sum(sin(y))`` with respect to x,
+    for `_exported_conv`'s ``y``."""
+    w = ref.weight_norm(v, g, [0, 1, 2])
+    upstream = np.cos(ref.conv(x_value, w, (1, 1), "SAME"))
+    return ref.numeric_gradient(
+        lambda t: np.sum(upstream * ref.conv(t, w, (1, 1), "SAME")),
+        x_value.copy())
+
+
+def test_a_graph_imported_from_a_metagraph_still_differentiates(rng):
+    """The rebuilding code is not in a MetaGraph: the gradient then goes
+    through the forward ops, with the same values."""
+    exported, x_value, v, g = _exported_conv(rng, recomputing=True)
     with tf.Graph().as_default():
         tf.train.import_meta_graph(exported)
         graph = tf.get_default_graph()
@@ -166,12 +183,8 @@ def test_a_graph_imported_from_a_metagraph_still_differentiates(rng):
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             got = sess.run(d_x, {x: x_value})
-    w = ref.weight_norm(v, g, [0, 1, 2])
-    upstream = np.cos(ref.conv(x_value, w, (1, 1), "SAME"))
-    expected = ref.numeric_gradient(
-        lambda t: np.sum(upstream * ref.conv(t, w, (1, 1), "SAME")),
-        x_value.copy())
-    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(got, _conv_input_gradient(x_value, v, g),
+                               rtol=1e-7, atol=1e-8)
 
 
 IMPORT_AND_DIFFERENTIATE = """
@@ -202,17 +215,8 @@ def test_a_metagraph_differentiates_in_a_program_without_tf1_wn(
     needs tf1-wn's ops anyway."""
     if implementation == "native":
         pytest.skip("native ops need tf1-wn loaded to run at all")
-    x_value = rng.normal(size=(2, 5, 5, 3))
-    v = rng.normal(size=(3, 3, 3, 4))
-    g = rng.uniform(0.5, 1.5, size=4)
-    with tf.Graph().as_default():
-        x = tf.placeholder(tf.float64, x_value.shape, name="x")
-        with tf1_wn.recompute_kernels(recomputing):
-            y = tf1_wn.conv2d(x, 4, 3, use_bias=False, scope="a",
-                              kernel_initializer=tf.constant_initializer(v),
-                              g_initializer=tf.constant_initializer(g))
-        tf.identity(y, name="y")
-        tf.train.export_meta_graph(str(tmp_path / "graph.meta"))
+    exported, x_value, v, g = _exported_conv(rng, recomputing)
+    (tmp_path / "graph.meta").write_bytes(exported.SerializeToString())
     np.save(tmp_path / "x.npy", x_value)
     result = run_python(
         "import sys; sys.argv[1:] = %r\n" % [
@@ -225,12 +229,8 @@ def test_a_metagraph_differentiates_in_a_program_without_tf1_wn(
         assert "IdentityN" in result.stderr
         return
     assert result.returncode == 0, result.stderr[-2000:]
-    w = ref.weight_norm(v, g, [0, 1, 2])
-    upstream = np.cos(ref.conv(x_value, w, (1, 1), "SAME"))
-    expected = ref.numeric_gradient(
-        lambda t: np.sum(upstream * ref.conv(t, w, (1, 1), "SAME")),
-        x_value.copy())
-    np.testing.assert_allclose(np.load(tmp_path / "d_x.npy"), expected,
+    np.testing.assert_allclose(np.load(tmp_path / "d_x.npy"),
+                               _conv_input_gradient(x_value, v, g),
                                rtol=1e-7, atol=1e-8)
 
 
