@@ -3,6 +3,7 @@
 The float64 references live in `reference`; nothing here computes an
 expected value except through them.
 """
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -93,6 +94,37 @@ def directory_digest(directory):
             with open(path, "rb") as f:
                 out[name] = hashlib.sha256(f.read()).hexdigest()
     return out
+
+
+#: What `variables_of` builds: TF2's resource variables, or TF1's reference
+#: variables (the default under ``tf.disable_v2_behavior()``).
+VARIABLE_KINDS = ["resource", "reference"]
+
+
+def variables_of(kind):
+    """A variable scope whose `get_variable` creates `kind` variables (one
+    of `VARIABLE_KINDS`); names are unchanged."""
+    return tf.variable_scope(tf.get_variable_scope(),
+                             use_resource=kind == "resource")
+
+
+@contextlib.contextmanager
+def control_flow(version):
+    """Builds with TF1 (``"v1"``) or TF2 (``"v2"``) control flow inside the
+    block, and restores the process's previous setting after it (a run with
+    ``tf.disable_v2_behavior()`` stays on v1)."""
+    enabled = tf.control_flow_v2_enabled()
+    if version == "v1":
+        tf.disable_control_flow_v2()
+    else:
+        tf.enable_control_flow_v2()
+    try:
+        yield
+    finally:
+        if enabled:
+            tf.enable_control_flow_v2()
+        else:
+            tf.disable_control_flow_v2()
 
 
 def run_python(code, **env):

@@ -38,12 +38,16 @@ DATA_INIT_EPS = 1e-8
 
 
 def statistics_dtype(dtype):
-    """The dtype norms and moments are computed in for tensors of `dtype`."""
-    dtype = tf.as_dtype(dtype)
+    """The dtype norms and moments are computed in for tensors of `dtype`
+    (a reference dtype, as TF1's variables have, counts as its base)."""
+    dtype = tf.as_dtype(dtype).base_dtype
     return tf.float32 if dtype in validation.LOW_PRECISION_DTYPES else dtype
 
 
 def _to_stats(x):
+    # A TF1 reference variable converts to its snapshot, whose dtype is the
+    # base one: every comparison below sees float16, not float16_ref.
+    x = tf.convert_to_tensor(x)
     target = statistics_dtype(x.dtype)
     return x if x.dtype == target else tf.cast(x, target)
 
@@ -270,8 +274,8 @@ def normalize_weight(v, g, reduce_axes, eps=DEFAULT_EPS):
         with tf.get_default_graph().gradient_override_map(
                 {"Mul": _WEIGHT_GRADIENT}):
             weight = v_stats * factor
-    if weight.dtype != v.dtype:
-        weight = tf.cast(weight, v.dtype)
+    if weight.dtype != v.dtype.base_dtype:
+        weight = tf.cast(weight, v.dtype.base_dtype)
     return weight
 
 

@@ -115,7 +115,7 @@ def standardize_weight(kernel, reduce_axes, gain=None, variant="paper",
 
 def _standardize_native(kernel, gain, layout, config):
     """`standardize_weight` with the fused kernels of `tf1_wn.native_ops`."""
-    dtype = kernel.dtype
+    dtype = kernel.dtype.base_dtype
     stats_dtype = statistics_dtype(dtype)
     if gain is None:
         gain = tf.ones([layout.channels], stats_dtype)

@@ -5,22 +5,27 @@ import tensorflow.compat.v1 as tf
 
 import tf1_wn
 import reference as ref
+from helpers import VARIABLE_KINDS, variables_of
 
 # Every test runs on native kernels and on composed ops (conftest).
 pytestmark = pytest.mark.usefixtures("implementation")
 
 
+@pytest.mark.parametrize("variable_kind", VARIABLE_KINDS)
 @pytest.mark.parametrize("dtype, tol", [(tf.float16, 2e-2),
                                         (tf.bfloat16, 6e-2)])
-def test_low_precision_norm_does_not_overflow(graph, rng, dtype, tol):
+def test_low_precision_norm_does_not_overflow(graph, rng, dtype, tol,
+                                              variable_kind):
     """sum(v**2) = 9 * 16 * 400**2 ~ 2.3e7 overflows float16 (max 65504):
-    the norm must be taken in float32."""
+    the norm must be taken in float32, also for TF1's reference variables
+    (dtype float16_ref)."""
     x_value = rng.normal(size=(2, 6, 6, 16))
     v_value = rng.normal(400.0, 30.0, size=(3, 3, 16, 4))
     g_value = rng.uniform(0.5, 2.0, size=4)
     x = tf.placeholder(dtype, x_value.shape)
-    y = tf1_wn.conv2d(x, 4, 3, scope="c", init=False)
-    y_init = tf1_wn.conv2d(x, 4, 3, scope="c", init=True)
+    with variables_of(variable_kind):
+        y = tf1_wn.conv2d(x, 4, 3, scope="c", init=False)
+        y_init = tf1_wn.conv2d(x, 4, 3, scope="c", init=True)
     assert y.dtype == dtype and y_init.dtype == dtype
     v, g, b = tf.global_variables()
     assert v.dtype.base_dtype == dtype
@@ -48,10 +53,12 @@ def test_low_precision_norm_does_not_overflow(graph, rng, dtype, tol):
                                rtol=tol)
 
 
+@pytest.mark.parametrize("variable_kind", VARIABLE_KINDS)
 @pytest.mark.parametrize("dtype", [tf.float16, tf.float32, tf.float64])
-def test_zero_direction_column_gives_no_nan(graph, rng, dtype):
+def test_zero_direction_column_gives_no_nan(graph, rng, dtype, variable_kind):
     x = tf.placeholder(dtype, [None, 4])
-    y = tf1_wn.dense(x, 3, scope="d")
+    with variables_of(variable_kind):
+        y = tf1_wn.dense(x, 3, scope="d")
     v, g, b = tf.global_variables()
     grads = tf.gradients(tf.reduce_sum(y * y), [v, g, b, x])
     v_value = rng.normal(size=(4, 3))
