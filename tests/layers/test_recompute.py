@@ -11,7 +11,7 @@ import tensorflow.compat.v1 as tf
 
 import tf1_wn
 import reference as ref
-from helpers import run_python
+from helpers import control_flow as control_flow_version, run_python
 
 pytestmark = pytest.mark.usefixtures("implementation")
 
@@ -260,9 +260,7 @@ def test_layers_in_control_flow_get_every_gradient(rng, control_flow,
     g = rng.uniform(0.5, 1.5, size=2)
     b = rng.normal(scale=0.1, size=2)
     times = 3 if structure == "while_loop" else 1
-    if control_flow == "v1":
-        tf.disable_control_flow_v2()
-    try:
+    with control_flow_version(control_flow):
         with tf.Graph().as_default() as graph:
             x = tf.constant(x_value, name="x")
 
@@ -295,9 +293,6 @@ def test_layers_in_control_flow_get_every_gradient(rng, control_flow,
             with tf.Session() as sess:
                 sess.run(tf.global_variables_initializer())
                 got = dict(zip(["v", "g", "b", "x"], sess.run(grads)))
-    finally:
-        if control_flow == "v1":
-            tf.enable_control_flow_v2()
     assert [var.op.name for var in variables] == ["a/v", "a/g", "a/bias"]
     if control_flow == "v1":   # v2 bodies are functions, not graph ops
         assert len(recomputing) == 1
