@@ -106,6 +106,21 @@ def test_tensor_checks(graph):
         validation.static_channels("inputs", x, 0)
 
 
+@pytest.mark.parametrize("tensorshape", ["v1", "v2"])
+def test_shapes_print_the_same_under_tf1_shapes(tensorshape):
+    """TF1's shapes (``disable_v2_behavior``) print an unknown size as ``?``;
+    messages print ``None`` either way."""
+    was_v2 = tf.TensorShape([None])[0] is None
+    (tf.disable_v2_tensorshape if tensorshape == "v1"
+     else tf.enable_v2_tensorshape)()
+    try:
+        texts = [validation.shape_text(shape) for shape in (
+            tf.TensorShape([None, 3]), [5], tf.TensorShape(None), [])]
+    finally:
+        (tf.enable_v2_tensorshape if was_v2 else tf.disable_v2_tensorshape)()
+    assert texts == ["(None, 3)", "(5,)", "<unknown>", "()"]
+
+
 def test_data_format():
     assert validation.data_format("data_format", "NCW", ("NWC", "NCW")) == \
         "NCW"

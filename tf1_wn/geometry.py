@@ -138,8 +138,9 @@ class _Spatial:
                 f"`kernel_size` {self.kernel_size} (spanning {reach} with "
                 f"dilation {self.dilation_rate}) is larger than spatial "
                 f"dimension {index} of `inputs` ({size}{padded}) with "
-                f"padding {self.padding!r}, got shape {inputs.shape} for "
-                f"{inputs.name}. Use padding='SAME' or a smaller kernel.")
+                f"padding {self.padding!r}, got shape "
+                f"{validation.shape_text(inputs.shape)} for {inputs.name}. "
+                "Use padding='SAME' or a smaller kernel.")
 
     def apply(self, inputs, kernel):
         """Applies the kernel; channels-first on the CPU is transposed.
@@ -292,7 +293,8 @@ class ConvTranspose(_Spatial):
                 f"`padding` {self.padding!r} removes the whole output of "
                 f"spatial dimension {index}: (size - 1) * stride + kernel = "
                 f"{(size - 1) * self.strides[index] + self.kernel_size[index]}"
-                f" for `inputs` of shape {inputs.shape} ({inputs.name}), "
+                f" for `inputs` of shape "
+                f"{validation.shape_text(inputs.shape)} ({inputs.name}), "
                 f"minus {before} + {after}.")
 
     def _output_size(self, size, index):

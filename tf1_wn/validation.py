@@ -19,6 +19,22 @@ def dtype_names(dtypes=FLOAT_DTYPES):
     return ", ".join(dtype.name for dtype in dtypes)
 
 
+def shape_text(shape):
+    """A static shape as messages print it, ``(None, 3)``, with the same
+    text under TF1's ``disable_v2_tensorshape`` (which would print ``?``).
+
+    Args:
+      shape: a `tf.TensorShape` or anything it accepts.
+
+    Returns:
+      The text, ``<unknown>`` for an unknown rank.
+    """
+    shape = tf.TensorShape(shape)
+    if shape.ndims is None:
+        return "<unknown>"
+    return str(tuple(shape.as_list()))
+
+
 def assert_graph_mode(what):
     """Raises RuntimeError when eager execution is active.
 
@@ -124,8 +140,8 @@ def check_rank(name, tensor, expected_ranks, description=""):
     if not ok:
         extra = f" {description}" if description else ""
         raise ValueError(
-            f"`{name}` must have {wanted}{extra}, got shape {tensor.shape} "
-            f"(rank {rank}) for {tensor.name}.")
+            f"`{name}` must have {wanted}{extra}, got shape "
+            f"{shape_text(tensor.shape)} (rank {rank}) for {tensor.name}.")
 
 
 def static_channels(name, tensor, axis):
@@ -139,13 +155,13 @@ def static_channels(name, tensor, axis):
     if channels is None:
         raise ValueError(
             f"The channel dimension (axis {axis}) of `{name}` must be known "
-            f"when the graph is built, got shape {tensor.shape} for "
-            f"{tensor.name}. Give the placeholder a static channel size or "
-            "call set_shape().")
+            f"when the graph is built, got shape "
+            f"{shape_text(tensor.shape)} for {tensor.name}. Give the "
+            "placeholder a static channel size or call set_shape().")
     if channels == 0:
         raise ValueError(
             f"`{name}` must have at least one channel (axis {axis}), got "
-            f"shape {tensor.shape} for {tensor.name}.")
+            f"shape {shape_text(tensor.shape)} for {tensor.name}.")
     return channels
 
 

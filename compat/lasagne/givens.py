@@ -15,6 +15,7 @@ bit for bit.
 """
 import contextlib
 
+from tf1_wn import validation
 from tf1_wn._tf import tf
 from tf1_wn.compat.lasagne._graph import is_variable
 
@@ -37,11 +38,12 @@ class Givens:
             if len(pair) != 2 or not is_variable(pair[0]):
                 raise TypeError(f"givens: each entry must be a (tf.Variable, "
                                 f"replacement) pair, got {pair!r}")
-            if not pair[0].shape.is_compatible_with(
-                    tf.convert_to_tensor(pair[1]).shape):
-                raise ValueError(f"givens: {pair[0].name} has shape "
-                                 f"{pair[0].shape}, its replacement "
-                                 f"{tf.convert_to_tensor(pair[1]).shape}")
+            replacement = tf.convert_to_tensor(pair[1]).shape
+            if not pair[0].shape.is_compatible_with(replacement):
+                raise ValueError(
+                    f"givens: {pair[0].name} has shape "
+                    f"{validation.shape_text(pair[0].shape)}, its "
+                    f"replacement {validation.shape_text(replacement)}")
         with tf.name_scope("givens"):
             # Local: kept out of checkpoints; an assign initializes them.
             backups = [tf.Variable(tf.zeros(v.shape, v.dtype.base_dtype),

@@ -248,7 +248,8 @@ class WeightNormCellBase:
                 raise ValueError(
                     f"{type(self).__name__} {built.scope_name!r} was built "
                     f"for input depth {built.input_depth}, got `inputs` of "
-                    f"shape {inputs.shape} for {inputs.name}.")
+                    f"shape {validation.shape_text(inputs.shape)} for "
+                    f"{inputs.name}.")
             if dtype != built.dtype:
                 raise TypeError(
                     f"{type(self).__name__} {built.scope_name!r} holds "
