@@ -1,4 +1,10 @@
-"""Shared pytest fixtures: every test runs in a fresh TF1 graph."""
+"""Shared pytest fixtures: every test runs in a fresh TF1 graph.
+
+With ``TF1_WN_TEST_BEHAVIOR=tf1`` the whole run starts with
+``tf.disable_v2_behavior()``, as most TF1 code bases do: reference
+variables, TF1 control flow and shapes (`make test` runs a part of the
+suite so as well).
+"""
 import os
 import zlib
 
@@ -8,7 +14,14 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-tf.disable_eager_execution()
+_BEHAVIOR = os.environ.get("TF1_WN_TEST_BEHAVIOR", "tf2")
+if _BEHAVIOR == "tf1":
+    tf.disable_v2_behavior()
+elif _BEHAVIOR == "tf2":
+    tf.disable_eager_execution()
+else:
+    raise ValueError(f"TF1_WN_TEST_BEHAVIOR must be 'tf1' or 'tf2', got "
+                     f"{_BEHAVIOR!r}")
 
 
 @pytest.fixture
