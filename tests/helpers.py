@@ -127,10 +127,25 @@ def control_flow(version):
             tf.disable_control_flow_v2()
 
 
+def child_environment(**env):
+    """This process's environment for a child process, with `env` added.
+
+    ``$TF1_WN_NATIVE_OPS`` is left out unless `env` sets it: a run of the
+    suite with it set (``TF1_WN_NATIVE_OPS=off pytest tests``, the composed
+    path everywhere in this process) must not change what the tests of
+    processes, builds and caches check.
+    """
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "TF1_WN_NATIVE_OPS"}
+    environment.update(TF_CPP_MIN_LOG_LEVEL="3", **env)
+    return environment
+
+
 def run_python(code, **env):
     """Runs (dedented) `code` in a fresh Python with `env` added to the
-    environment; the CompletedProcess, output captured as text."""
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    environment (`child_environment`); the CompletedProcess, output
+    captured as text."""
+    environment = child_environment(**env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                           env=environment, capture_output=True, text=True,
                           timeout=300, check=False)

@@ -16,7 +16,7 @@ from tf1_wn import cli, native_ops
 from tf1_wn._tf import TF_VERSION
 # Float64 NumPy references of the variants, written from the formulas.
 from reference import WS_REFERENCES
-from helpers import run_python
+from helpers import child_environment, run_python
 
 needs_compiler = pytest.mark.skipif(not native_ops.compiler_available(),
                                     reason="no C++ compiler")
@@ -296,7 +296,7 @@ def test_float32_statistics_of_an_offset_channel(graph, rng, mode, variant):
 
 @needs_compiler
 def test_op_rejects_bad_shapes_by_name(graph, mode):
-    library = native_ops.library()
+    library = native_ops.load()
     kernel = tf.constant(np.ones((3, 3, 2, 4), np.float32))
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="gain must have shape \\[4\\]"):
@@ -418,7 +418,7 @@ def test_distributed_worker_runs_native_ops_once_loaded(mode, rng,
         [sys.executable, "-c", SERVER_PROGRAM, str(port),
          "load" if server_loads else "plain"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        env=child_environment())
     try:
         assert server.stdout.readline().strip() == "ready"
         seed = int(rng.integers(1 << 30))
