@@ -21,10 +21,13 @@ TRAIN = textwrap.dedent("""
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import numpy as np
     import tensorflow.compat.v1 as tf
-    tf.disable_eager_execution()
+    run_dir, init_seed, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    if sys.argv[4] == "tf1":  # reference variables, as most TF1 code has
+        tf.disable_v2_behavior()
+    else:
+        tf.disable_eager_execution()
     import tf1_wn
 
-    run_dir, init_seed, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     rng = np.random.default_rng(init_seed)
     x = tf.placeholder(tf.float32, [None, 5])
     y = tf.placeholder(tf.float32, [None, 1])
@@ -53,11 +56,12 @@ TRAIN = textwrap.dedent("""
 """)
 
 
-def _run(run_dir, init_seed, steps, **kwargs):
+def _run(run_dir, init_seed, steps, behavior="tf2"):
+    """Starts TRAIN; `behavior` "tf1" runs it under disable_v2_behavior()."""
     return subprocess.Popen(
         [sys.executable, "-c", TRAIN, str(run_dir), str(init_seed),
-         str(steps)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, **kwargs)
+         str(steps), behavior], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
 
 
 def _checkpoint_values(run_dir):
@@ -67,10 +71,11 @@ def _checkpoint_values(run_dir):
     return prefix, {name: reader.get_tensor(name) for name in names}
 
 
-def test_killed_job_restarts_with_its_trained_weights(tmp_path):
+@pytest.mark.parametrize("behavior", ["tf2", "tf1"])
+def test_killed_job_restarts_with_its_trained_weights(tmp_path, behavior):
     run_dir = tmp_path / "run"
     # First start: data init, then training, killed while it trains.
-    first = _run(run_dir, init_seed=1, steps=10_000)
+    first = _run(run_dir, init_seed=1, steps=10_000, behavior=behavior)
     try:
         assert first.stdout.readline().split() == ["start", "0"]
         deadline = time.monotonic() + 120
@@ -91,7 +96,8 @@ def test_killed_job_restarts_with_its_trained_weights(tmp_path):
 
     # The restart feeds a different init batch: re-running data init would
     # change g and bias.  It must resume from the checkpoint instead.
-    resumed = _run(run_dir, init_seed=99, steps=int(trained["global_step"]))
+    resumed = _run(run_dir, init_seed=99, steps=int(trained["global_step"]),
+                   behavior=behavior)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err[-2000:]
     assert out.split() == ["start", str(trained["global_step"])]
