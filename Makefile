@@ -28,11 +28,7 @@ TF1_BEHAVIOR_TESTS := tests/layers tests/rnn tests/lasagne \
 	tests/distributed/test_replicated_init.py tests/test_pixelcnn_compat.py \
 	tests/test_validation.py tests/test_placement.py tests/test_geometry.py \
 	--ignore=tests/layers/test_restart.py \
-	--ignore=tests/lasagne/test_lasagne_models.py \
-	--deselect tests/rnn/test_whole_model_init.py::test_without_the_init_mode_the_head_is_off
-# (deselected: it asserts that the head's init read the cell's outputs
-# before the cell's own init assigns ran in the same sess.run; nothing
-# orders the two, and with reference variables the order varies.)
+	--ignore=tests/lasagne/test_lasagne_models.py
 
 test-tf1-behavior: $(STAMP)
 	TF1_WN_TEST_BEHAVIOR=tf1 $(PY) -m pytest -q $(TF1_BEHAVIOR_TESTS)

@@ -71,19 +71,39 @@ def test_dense_head_on_dynamic_rnn_in_one_run(graph, batch):
     assert np.abs(seq[2, 1:]).max() == 0
 
 
+def _ancestors(op):
+    seen, stack = set(), [op]
+    while stack:
+        node = stack.pop()
+        if node.name not in seen:
+            seen.add(node.name)
+            stack.extend(t.op for t in node.inputs)
+            stack.extend(node.control_inputs)
+    return seen
+
+
 def test_without_the_init_mode_the_head_is_off(graph, batch):
-    """What tf1_wn.dynamic_rnn(init=True) fixes: data_init then a plain
-    dynamic_rnn gives the head the pre-init cell outputs."""
+    """What tf1_wn.dynamic_rnn(init=True) fixes: after cell.data_init and a
+    plain dynamic_rnn, the head's init reads the cell's variables and
+    nothing orders that read after the cell's assigns.  Run in the order
+    one sess.run may pick (the head first), the head is initialized on the
+    pre-init cell outputs and is off once the cell is initialized."""
     x, _ = batch
     cell = tf1_wn.WeightNormLSTMCell(4)
-    cell.data_init(tf.constant(x))
+    cell_init = cell.data_init(tf.constant(x))
     outputs, _ = tf.nn.dynamic_rnn(cell, tf.constant(x), dtype=tf.float64)
     tf1_wn.dense(outputs, 3, init=True, scope="head")
+    head_init = tf1_wn.init_op(scope="head")
     plain = tf1_wn.dense(outputs, 3, scope="head")
+    assert not {op.name for op in cell_init.control_inputs} & _ancestors(
+        head_init)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        sess.run(tf1_wn.init_op())
+        sess.run(head_init)
+        on_pre_init_cell = sess.run(plain).reshape(-1, 3)
+        sess.run(cell_init)
         got = sess.run(plain).reshape(-1, 3)
+    np.testing.assert_allclose(on_pre_init_cell.std(0), 1, rtol=1e-4)
     assert np.abs(got.std(0) - 1).max() > 1e-3
 
 
