@@ -74,7 +74,7 @@ bench-ws: $(STAMP)
 	$(PY) benchmarks/bench_ws.py
 
 # Every benchmark once, tiny (CI): proves they run, measures nothing.
-BENCHMARKS := layers rnn ws checkpoint init models gpu native_ops
+BENCHMARKS := layers rnn ws checkpoint init models gpu native_ops op_breakdown
 bench-quick: $(STAMP)
 	for name in $(BENCHMARKS); do \
 	    $(PY) benchmarks/bench_$$name.py --quick > /dev/null || exit 1; \

@@ -28,6 +28,10 @@ each other across cores (as ``bench_layers.py --pin``).
 
 ``--pixel-cnn DIR`` (a clone of openai/pixel-cnn) adds the PixelCNN++ net
 built with pixel-cnn's own ``nn.py`` layers, timed in the same blocks.
+
+The PixelCNN++ net also runs on plain layers with one more trained
+per-channel variable each (an output scale): the floor that weight norm's
+extra ``g`` variable (its reads and its Adam update) sets on a step.
 """
 import argparse
 
@@ -41,7 +45,21 @@ from tf1_wn.compat import pixelcnn
 
 
 class PlainLayers:
-    """Plain layers with tf1-wn's functional signatures (the subset used)."""
+    """Plain layers with tf1-wn's functional signatures (the subset used).
+
+    With `output_gain`, each layer also has a trained per-channel output
+    scale ``g`` (ones): what one more variable per layer costs a step,
+    without weight norm's math.
+    """
+
+    def __init__(self, output_gain=False):
+        self._output_gain = output_gain
+
+    def _finish(self, y, activation):
+        if self._output_gain:
+            y = y * tf.get_variable("g", y.shape[-1:],
+                                    initializer=tf.ones_initializer())
+        return activation(y) if activation else y
 
     @staticmethod
     def _variables(kernel_shape, channels):
@@ -59,7 +77,7 @@ class PlainLayers:
                 list(kernel_size) + [x.shape[-1], filters], filters)
             y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides, padding),
                                bias)
-            return activation(y) if activation else y
+            return self._finish(y, activation)
 
     def conv2d_transpose(self, x, filters, kernel_size, strides=1,
                          padding="SAME", activation=None, scope=None,
@@ -75,19 +93,19 @@ class PlainLayers:
                 out = [n, h * strides, w * strides, filters]
             y = tf.nn.bias_add(tf.nn.conv2d_transpose(
                 x, kernel, out, strides, padding), bias)
-            return activation(y) if activation else y
+            return self._finish(y, activation)
 
     def dense(self, x, units, activation=None, scope=None, **unused):
         with tf.variable_scope(scope, default_name="dense"):
             kernel, bias = self._variables([x.shape[-1], units], units)
             y = tf.nn.bias_add(tf.matmul(x, kernel), bias)
-            return activation(y) if activation else y
+            return self._finish(y, activation)
 
     def nin(self, x, units, activation=None, scope=None, **unused):
         with tf.variable_scope(scope, default_name="nin"):
             kernel, bias = self._variables([x.shape[-1], units], units)
             y = tf.tensordot(x, kernel, [[x.shape.ndims - 1], [0]]) + bias
-            return activation(y) if activation else y
+            return self._finish(y, activation)
 
 
 class WeightNormLayers:
@@ -279,8 +297,15 @@ def pixelcnn_case(args, blocks, steps, threads):
                     WeightNormLayers(), x, args.filters, args.resnets))(x)
         recomputed = tf.train.AdamOptimizer(1e-3, name="adam_re").minimize(
             recomputed_loss, var_list=tf.trainable_variables("re"))
+        gain_loss = tf.make_template(
+            "gain", lambda x: pixelcnn_model(
+                PlainLayers(output_gain=True), x, args.filters,
+                args.resnets))(x)
+        gain = tf.train.AdamOptimizer(1e-3, name="adam_gain").minimize(
+            gain_loss, var_list=tf.trainable_variables("gain"))
         candidates = [("tf1-wn", wn), ("tf1-wn, recompute_kernels",
-                                       recomputed)]
+                                       recomputed),
+                      ("plain + one per-channel variable", gain)]
         if args.pixel_cnn:
             layers = pixelcnn_nn.PixelCnnNnLayers(
                 pixelcnn_nn.load_nn(args.pixel_cnn))
